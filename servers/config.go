@@ -1,0 +1,132 @@
+package servers
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"archbench/protocol"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultAddr    = "127.0.0.1:7000"
+	DefaultAddr6   = "[::1]:7000"
+	DefaultWorkers = 4
+	DefaultLoops   = 1
+	DefaultOutCap  = 4 << 20
+)
+
+// Config is what every architecture is started with. Each field's zero value
+// means its documented default, so a Config serialises into scenario files
+// and results as it is.
+type Config struct {
+	// Network is "tcp" (IPv4, the default), "tcp6" or "unix".
+	Network string `json:"network,omitempty" yaml:"network,omitempty"`
+	// Addr is host:port for TCP (default 127.0.0.1:7000, or [::1]:7000 for
+	// tcp6; port 0 picks a free port), a socket path for unix.
+	Addr string `json:"addr,omitempty" yaml:"addr,omitempty"`
+	// Framing of the protocol (default raw).
+	Framing protocol.Framing `json:"framing" yaml:"framing,omitempty"`
+	// MaxMsg bounds a framed message in bytes (0 = 1 MiB).
+	MaxMsg int `json:"max_msg,omitempty" yaml:"max_msg,omitempty"`
+	// Work is the handler cost per framed message (zero = none).
+	Work protocol.Work `json:"work" yaml:"work,omitempty"`
+	// Workers is the workerpool's goroutine count (0 = 4).
+	Workers int `json:"workers,omitempty" yaml:"workers,omitempty"`
+	// Loops is the number of event loops of select, poll, epoll, gnet and
+	// evio (0 = 1).
+	Loops int `json:"loops,omitempty" yaml:"loops,omitempty"`
+	// MaxConns caps open connections; one more is closed at once, counted
+	// and logged (0 = no cap).
+	MaxConns int `json:"max_conns,omitempty" yaml:"max_conns,omitempty"`
+	// OutCap caps a connection's pending output in bytes; at the cap the
+	// server stops reading that connection until it drains (0 = 4 MiB).
+	OutCap int `json:"out_cap,omitempty" yaml:"out_cap,omitempty"`
+	// IdleTimeout closes a connection that made no progress either way for
+	// this long (0 = never).
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
+	// Logger receives the server's logs (nil = discard).
+	Logger *slog.Logger `json:"-" yaml:"-"`
+}
+
+// DefaultConfig is the Config with every default filled in.
+func DefaultConfig() Config { return Config{}.withDefaults() }
+
+// Validate reports the first setting that cannot work, in words a user can act on.
+func (c Config) Validate() error {
+	switch c.Network {
+	case "", "tcp", "tcp6", "unix":
+	default:
+		return fmt.Errorf("network %q: want tcp, tcp6 or unix", c.Network)
+	}
+	if c.Network == "unix" && c.Addr == "" {
+		return errors.New("network unix needs an address: a socket path")
+	}
+	if c.Network != "unix" && c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			return fmt.Errorf("address %q: %v (want host:port, e.g. 127.0.0.1:7000)", c.Addr, err)
+		}
+	}
+	if err := (protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work}).Validate(); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"workers", c.Workers}, {"loops", c.Loops}, {"max-conns", c.MaxConns}, {"out-cap", c.OutCap}} {
+		if f.v < 0 {
+			return fmt.Errorf("%s %d: must not be negative", f.name, f.v)
+		}
+	}
+	if c.Workers > 1<<16 {
+		return fmt.Errorf("workers %d: at most 65536", c.Workers)
+	}
+	if c.Loops > 1024 {
+		return fmt.Errorf("loops %d: at most 1024", c.Loops)
+	}
+	if c.OutCap != 0 && c.OutCap < 4096 {
+		return fmt.Errorf("out-cap %d: at least 4096 bytes", c.OutCap)
+	}
+	if c.IdleTimeout < 0 {
+		return fmt.Errorf("idle-timeout %v: must not be negative", c.IdleTimeout)
+	}
+	return nil
+}
+
+// withDefaults fills in every zero value.
+func (c Config) withDefaults() Config {
+	if c.Network == "" {
+		c.Network = "tcp"
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+		if c.Network == "tcp6" {
+			c.Addr = DefaultAddr6
+		}
+	}
+	if c.MaxMsg == 0 {
+		c.MaxMsg = protocol.DefaultMaxMsg
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.Loops == 0 {
+		c.Loops = DefaultLoops
+	}
+	if c.OutCap == 0 {
+		c.OutCap = DefaultOutCap
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return c
+}
+
+// Codec is the protocol configuration of c.
+func (c Config) Codec() protocol.CodecConfig {
+	return protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work}
+}

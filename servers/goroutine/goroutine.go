@@ -1,0 +1,19 @@
+package goroutine
+
+import (
+	"archbench/servers"
+	"archbench/servers/internal/blocking"
+)
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:    "goroutine",
+		Summary: "one goroutine per connection (Go's idiomatic server)",
+		New:     New,
+	})
+}
+
+// New returns an unstarted goroutine-per-connection server for cfg.
+func New(cfg servers.Config) (servers.Server, error) {
+	return blocking.NewServer(cfg, blocking.Dispatch{Acceptors: 1, Spawn: true}), nil
+}

@@ -1,0 +1,20 @@
+package sequential
+
+import (
+	"archbench/servers"
+	"archbench/servers/internal/blocking"
+)
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:       "sequential",
+		Summary:    "accept one connection, serve it to EOF, then the next (the textbook iterative server)",
+		New:        New,
+		Sequential: true,
+	})
+}
+
+// New returns an unstarted sequential server for cfg.
+func New(cfg servers.Config) (servers.Server, error) {
+	return blocking.NewServer(cfg, blocking.Dispatch{Acceptors: 1}), nil
+}

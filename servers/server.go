@@ -1,0 +1,165 @@
+// Package servers holds what every archbench architecture shares: the Server
+// interface, its Config, and the registry of architectures by name. Each
+// architecture lives in its own sub-package and registers itself in init;
+// import archbench/servers/all to get every one of them.
+package servers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"sync"
+)
+
+// Errors shared by the servers.
+var (
+	// ErrClosed: Start or Shutdown on a server that has already stopped.
+	ErrClosed = errors.New("servers: server closed")
+	// ErrUnknownArch: no architecture is registered under that name.
+	ErrUnknownArch = errors.New("servers: unknown architecture")
+	// ErrStopped: the server's serving loop ended on its own (Err wraps the cause).
+	ErrStopped = errors.New("servers: serving stopped unexpectedly")
+)
+
+// Server is one architecture serving the uppercase-echo protocol.
+//
+// A Server binds its own socket in Start (gnet and evio cannot be handed a
+// net.Listener), so tests ask for port 0 and read Addr.
+type Server interface {
+	// Start binds Config.Addr and serves in the background. It returns once
+	// the server accepts connections, or with the reason it cannot.
+	Start() error
+	// Addr is the bound address; nil before Start.
+	Addr() net.Addr
+	// Shutdown stops accepting, lets every connection flush the replies it
+	// owes, closes them, and waits until no goroutine of the server is left.
+	// If ctx ends first, the remaining connections are closed at once and
+	// ctx.Err() is returned (after the goroutines are gone).
+	Shutdown(ctx context.Context) error
+	// Done is closed when the server stopped serving: after Shutdown, or
+	// when its loop ended on its own. Err then says why (nil after Shutdown).
+	Done() <-chan struct{}
+	Err() error
+	// Stats is a snapshot of the server's counters; safe at any time.
+	Stats() Stats
+}
+
+// Stats counts a server's connections.
+type Stats struct {
+	Accepted     int64 `json:"accepted"`      // connections served
+	Rejected     int64 `json:"rejected"`      // closed at once: over MaxConns, or fd too high for select(2)
+	Active       int64 `json:"active"`        // open now
+	AcceptErrors int64 `json:"accept_errors"` // failed accept calls (EMFILE and the like)
+}
+
+// Defect is a known, explained failure of an architecture's library on one
+// conformance case. The conformance suite skips that case for that
+// architecture, naming the defect, instead of pretending it passes.
+type Defect struct {
+	Case     string // conformance case name, e.g. "HalfCloseFlush"
+	Reason   string // what goes wrong, measured on this machine
+	Upstream string // upstream issue or source reference
+}
+
+// Arch describes one registered architecture.
+type Arch struct {
+	Name    string
+	Summary string   // one line for `archbench list`
+	Defects []Defect // known defects of its library
+	New     func(Config) (Server, error)
+	// Sequential marks an architecture that serves one connection at a time
+	// by design, so cases needing concurrent clients do not apply.
+	Sequential bool
+}
+
+var (
+	regMu sync.RWMutex
+	reg   = map[string]Arch{}
+)
+
+// Register adds an architecture; it is called from the architecture
+// package's init and panics on a duplicate name, a programming error.
+func Register(a Arch) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if a.Name == "" || a.New == nil {
+		panic("servers: Register needs a name and a constructor")
+	}
+	if _, dup := reg[a.Name]; dup {
+		panic("servers: architecture registered twice: " + a.Name)
+	}
+	reg[a.Name] = a
+}
+
+// Lookup finds an architecture by name.
+func Lookup(name string) (Arch, error) {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	a, ok := reg[name]
+	if !ok {
+		return Arch{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownArch, name, namesLocked())
+	}
+	return a, nil
+}
+
+// Archs lists every registered architecture in the order of Order, then by name.
+func Archs() []Arch {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	out := make([]Arch, 0, len(reg))
+	for _, a := range reg {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		oi, oj := orderOf(out[i].Name), orderOf(out[j].Name)
+		if oi != oj {
+			return oi < oj
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// Names lists the registered architecture names in Archs order.
+func Names() []string {
+	var n []string
+	for _, a := range Archs() {
+		n = append(n, a.Name)
+	}
+	return n
+}
+
+func namesLocked() []string {
+	n := make([]string, 0, len(reg))
+	for k := range reg {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Order is the teaching order in which architectures are listed: from the
+// simplest blocking design to the event-loop libraries.
+var Order = []string{"sequential", "goroutine", "workerpool", "reuseport", "select", "poll", "epoll", "epoll-pool", "gnet", "gnet-pool", "evio"}
+
+func orderOf(name string) int {
+	if i := slices.Index(Order, name); i >= 0 {
+		return i
+	}
+	return len(Order)
+}
+
+// New builds the named architecture for cfg after validating cfg.
+func New(name string, cfg Config) (Server, error) {
+	a, err := Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return a.New(cfg.withDefaults())
+}

@@ -1,0 +1,19 @@
+package workerpool
+
+import (
+	"archbench/servers"
+	"archbench/servers/internal/blocking"
+)
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:    "workerpool",
+		Summary: "a fixed pool of --workers goroutines (default 4), each looping Accept on one shared listener",
+		New:     New,
+	})
+}
+
+// New returns an unstarted worker-pool server for cfg.
+func New(cfg servers.Config) (servers.Server, error) {
+	return blocking.NewServer(cfg, blocking.Dispatch{Acceptors: cfg.Workers}), nil
+}
