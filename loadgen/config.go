@@ -1,0 +1,132 @@
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"archbench/protocol"
+)
+
+// Content is what the generated messages contain.
+type Content string
+
+const (
+	// ASCII messages: lower-case letters and digits.
+	ASCII Content = "ascii"
+	// UTF8 messages mix multi-byte and length-changing runes (ı→I, ɐ→Ɐ, ß, é, 中).
+	UTF8 Content = "utf8"
+)
+
+// Config is one load run. Zero values mean the documented defaults, so a
+// Config serialises into scenario files and results as it is.
+type Config struct {
+	// Network is "tcp" (default), "tcp6" or "unix"; it must match the server.
+	Network string `json:"network,omitempty" yaml:"network,omitempty"`
+	// Addr is the server's address (host:port, or a socket path for unix).
+	Addr string `json:"addr" yaml:"addr,omitempty"`
+	// Framing must match the server's (default raw).
+	Framing protocol.Framing `json:"framing" yaml:"framing,omitempty"`
+	// Conns is the number of connections (default 1).
+	Conns int `json:"conns" yaml:"conns,omitempty"`
+	// Depth is how many messages each connection keeps in flight in the
+	// closed loop (default 1; pipelining above 1).
+	Depth int `json:"depth" yaml:"depth,omitempty"`
+	// Rate, when above 0, runs an open loop: this many messages per second in
+	// total on a fixed schedule spread across the connections, latency
+	// measured from each message's intended send time. 0 = closed loop.
+	Rate float64 `json:"rate,omitempty" yaml:"rate,omitempty"`
+	// Size is each message's payload in bytes (default 16).
+	Size int `json:"size" yaml:"size,omitempty"`
+	// Content is ascii (default) or utf8.
+	Content Content `json:"content,omitempty" yaml:"content,omitempty"`
+	// Warmup runs before measuring and is excluded (default 0).
+	Warmup time.Duration `json:"warmup,omitempty" yaml:"warmup,omitempty"`
+	// Duration is the measured time (default 10s).
+	Duration time.Duration `json:"duration" yaml:"duration,omitempty"`
+	// Timeout bounds every read and write (default 2s); a timed-out
+	// connection is dropped and replaced.
+	Timeout time.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
+	// Workers is the number of generator event loops (0 = GOMAXPROCS).
+	Workers int `json:"workers,omitempty" yaml:"workers,omitempty"`
+	// Seed makes the message contents reproducible (0 = 1).
+	Seed int64 `json:"seed,omitempty" yaml:"seed,omitempty"`
+}
+
+// Defaults for Config's zero values.
+const (
+	DefaultDuration = 10 * time.Second
+	DefaultTimeout  = 2 * time.Second
+	DefaultSize     = 16
+)
+
+// WithDefaults fills in every zero value.
+func (c Config) WithDefaults() Config {
+	if c.Network == "" {
+		c.Network = "tcp"
+	}
+	if c.Conns == 0 {
+		c.Conns = 1
+	}
+	if c.Depth == 0 {
+		c.Depth = 1
+	}
+	if c.Size == 0 {
+		c.Size = DefaultSize
+	}
+	if c.Content == "" {
+		c.Content = ASCII
+	}
+	if c.Duration == 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	return c
+}
+
+// ErrConfig wraps every configuration error.
+var ErrConfig = errors.New("loadgen: bad configuration")
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, a...))
+	}
+	switch c.Network {
+	case "", "tcp", "tcp6", "unix":
+	default:
+		return bad("network %q: want tcp, tcp6 or unix", c.Network)
+	}
+	if c.Addr == "" {
+		return bad("no server address")
+	}
+	if _, err := c.Framing.MarshalText(); err != nil {
+		return bad("%v", err)
+	}
+	if c.Conns < 0 || c.Depth < 0 || c.Size < 0 || c.Workers < 0 {
+		return bad("conns, depth, size and workers must not be negative")
+	}
+	if c.Rate < 0 {
+		return bad("rate %v: must not be negative", c.Rate)
+	}
+	if c.Rate > 0 && c.Depth > 1 {
+		return bad("depth applies to the closed loop only; an open loop (rate) sets its own pace")
+	}
+	if c.Size > protocol.MaxMaxMsg {
+		return bad("size %d: at most %d", c.Size, protocol.MaxMaxMsg)
+	}
+	switch c.Content {
+	case "", ASCII, UTF8:
+	default:
+		return bad("content %q: want ascii or utf8", c.Content)
+	}
+	if c.Duration < 0 || c.Warmup < 0 || c.Timeout < 0 {
+		return bad("durations must not be negative")
+	}
+	return nil
+}

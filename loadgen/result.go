@@ -1,0 +1,67 @@
+package loadgen
+
+import "time"
+
+// SchemaVersion is the version of Result's JSON form; it changes only when a
+// field changes meaning or goes away (adding fields keeps the version).
+const SchemaVersion = 1
+
+// Error kinds, the keys of Result.Errors.
+const (
+	ErrConnect   = "connect"    // could not (re)connect
+	ErrRead      = "read"       // read failed (reset, ...)
+	ErrWrite     = "write"      // write failed
+	ErrTimeout   = "timeout"    // a read or write passed Config.Timeout
+	ErrShortRead = "short_read" // the server closed cleanly before the full reply
+	ErrMismatch  = "mismatch"   // a reply byte differs from the transform
+)
+
+// Result is one load run, measured after the warm-up. Its JSON form is the
+// stable schema documented in loadgen/doc.go.
+type Result struct {
+	Schema int    `json:"schema"`
+	Config Config `json:"config"`
+
+	Start   time.Time `json:"start"`
+	Elapsed float64   `json:"elapsed_s"` // measured seconds
+
+	Requests   int64            `json:"requests"`   // replies received and verified
+	Errors     map[string]int64 `json:"errors"`     // by kind; every kind present, zero or not
+	Mismatches int64            `json:"mismatches"` // = Errors["mismatch"], kept on top for scripts
+
+	RPS       float64 `json:"rps"`        // achieved verified messages per second
+	TargetRPS float64 `json:"target_rps"` // Config.Rate; 0 for a closed loop
+	MBps      float64 `json:"mb_per_s"`   // payload megabytes (1e6) per second, one direction
+
+	Latency LatencyUS `json:"latency_us"`
+	// SendLag summarises how late the open loop sent messages against its
+	// schedule (0 for a closed loop): the generator's own shortfall.
+	SendLag LatencyUS `json:"send_lag_us"`
+
+	Series []Second `json:"series"` // one entry per measured second
+
+	// Histogram is the merged latency histogram, encoded so that .hgrm and
+	// later merges can be made from the JSON alone.
+	Histogram []byte `json:"histogram,omitempty"`
+}
+
+// LatencyUS is a latency summary in microseconds.
+type LatencyUS struct {
+	Min   float64 `json:"min"`
+	Mean  float64 `json:"mean"`
+	P50   float64 `json:"p50"`
+	P90   float64 `json:"p90"`
+	P99   float64 `json:"p99"`
+	P999  float64 `json:"p999"`
+	P9999 float64 `json:"p9999"`
+	Max   float64 `json:"max"`
+	Count int64   `json:"count"`
+}
+
+// Second is one second of the measured run.
+type Second struct {
+	T      int     `json:"t"` // seconds since the measured start
+	RPS    float64 `json:"rps"`
+	P99    float64 `json:"p99_us"`
+	Errors int64   `json:"errors"`
+}

@@ -1,0 +1,7 @@
+package all
+
+import (
+	_ "archbench/servers/goroutine"
+	_ "archbench/servers/sequential"
+	_ "archbench/servers/workerpool"
+)
