@@ -1,0 +1,40 @@
+# archbench: `make bench` runs the quick suite on this machine; `make test` proves it.
+GO      ?= go
+BIN     := bin/archbench
+SUITE   ?= quick
+REPS    ?= 3
+RUNARGS ?=
+
+.PHONY: all build bench test check fmt-check vet race fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/archbench
+
+## bench: build, then run the quick suite against every architecture and print the tables.
+bench: build
+	$(BIN) run --suite $(SUITE) --reps $(REPS) $(RUNARGS)
+
+## test: gofmt check, go vet, and every test under the race detector.
+test: fmt-check vet race
+
+check: test
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+race:
+	$(GO) test -race -timeout 9m ./...
+
+## fuzz: a short run of every fuzz target (not part of `make test`).
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzUpper -fuzztime 30s ./protocol
+	$(GO) test -run '^$$' -fuzz FuzzCodec -fuzztime 30s ./protocol
+
+clean:
+	rm -rf bin
