@@ -1,0 +1,342 @@
+package scenarios
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"archbench/loadgen"
+	"archbench/protocol"
+)
+
+// allArchs are the eight architectures the suites are written for.
+var allArchs = []string{"sequential", "goroutine", "workerpool", "select", "poll", "epoll", "gnet", "evio"}
+
+var testEnv = Env{Archs: allArchs, MaxFDs: 20000}
+
+func TestEmbeddedSuitesValidate(t *testing.T) {
+	names := Names()
+	require.Equal(t, []string{"full", "quick"}, names)
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			s, err := Embedded(name)
+			require.NoError(t, err)
+			assert.Equal(t, name, s.Name)
+			assert.NotEmpty(t, s.Description)
+			require.NoError(t, s.Validate(testEnv))
+			for _, sc := range s.Scenarios {
+				assert.Positive(t, sc.Line(), "scenario %s has no line", sc.Name)
+				assert.Positive(t, sc.LoadConfig().Duration)
+			}
+		})
+	}
+}
+
+// estimate is the wall time of one server run beyond warmup+duration:
+// process start, connection setup, SIGTERM and exit (measured ~0.1-0.2 s).
+const runOverhead = 250 * time.Millisecond
+
+func TestQuickCoversAndFitsBudget(t *testing.T) {
+	s, err := Embedded("quick")
+	require.NoError(t, err)
+	var total time.Duration
+	has := map[string]bool{}
+	for _, sc := range s.Scenarios {
+		l := sc.LoadConfig()
+		total += time.Duration(len(allArchs)*3) * (l.Warmup + l.Duration + runOverhead)
+		switch {
+		case l.Conns == 1 && l.Depth == 1 && l.Rate == 0:
+			has["single-connection latency"] = true
+		case l.Conns == 64 && l.Depth == 1 && l.Rate == 0:
+			has["64 connections"] = true
+		case l.Conns == 64 && l.Depth == 16:
+			has["64 x depth 16"] = true
+		case l.Conns == 1000 && l.Rate > 0:
+			has["1000 connections open loop"] = true
+		}
+		if l.Size == 16<<10 {
+			has["16 KiB"] = true
+		}
+	}
+	assert.Len(t, has, 5, "quick covers %v", has)
+	assert.LessOrEqual(t, total, 4*time.Minute, "quick suite estimate %v with 8 archs x 3 reps; the budget is 5 minutes with margin", total)
+	t.Logf("quick suite estimate: %v", total)
+}
+
+func TestFullSweeps(t *testing.T) {
+	s, err := Embedded("full")
+	require.NoError(t, err)
+	var conns, sizes []int
+	rates := 0
+	for _, sc := range s.Scenarios {
+		l := sc.LoadConfig()
+		if l.Rate > 0 {
+			rates++
+			continue
+		}
+		conns = append(conns, l.Conns)
+		sizes = append(sizes, l.Size)
+	}
+	for _, c := range []int{1, 10, 100, 1000, 10000} {
+		assert.Contains(t, conns, c)
+	}
+	for _, sz := range []int{16, 256, 4 << 10, 16 << 10, 64 << 10} {
+		assert.Contains(t, sizes, sz)
+	}
+	assert.GreaterOrEqual(t, rates, 3)
+}
+
+func TestParseDefaultsAndConversion(t *testing.T) {
+	s, err := Parse("t.yaml", []byte(`
+defaults:
+  load: {warmup: 100ms, duration: 2s, timeout: 1s, conns: 4}
+  server: {workers: 8}
+scenarios:
+  - name: a
+    description: uses the defaults
+  - name: b
+    description: overrides them
+    server: {framing: line, max_msg: 64KiB, work: {cpu: 10us, sleep: 1ms}, workers: 2, loops: 2, max_conns: 100, out_cap: 1MiB, idle_timeout: 30s}
+    load: {framing: line, conns: 10, depth: 4, size: 1KiB, content: utf8, duration: 1.5s}
+`))
+	require.NoError(t, err)
+	require.NoError(t, s.Validate(testEnv))
+	assert.Equal(t, "t", s.Name)
+	a, b := s.Scenarios[0], s.Scenarios[1]
+	assert.Equal(t, 4, a.LoadConfig().Conns)
+	assert.Equal(t, 2*time.Second, a.LoadConfig().Duration)
+	assert.Equal(t, 100*time.Millisecond, a.LoadConfig().Warmup)
+	assert.Equal(t, 8, a.ServerConfig().Workers)
+	assert.Equal(t, 6, a.Line())
+
+	srv := b.ServerConfig()
+	assert.Equal(t, protocol.Line, srv.Framing)
+	assert.Equal(t, 64<<10, srv.MaxMsg)
+	assert.Equal(t, protocol.Work{CPU: 10 * time.Microsecond, Sleep: time.Millisecond}, srv.Work)
+	assert.Equal(t, 2, srv.Workers)
+	assert.Equal(t, 2, srv.Loops)
+	assert.Equal(t, 100, srv.MaxConns)
+	assert.Equal(t, 1<<20, srv.OutCap)
+	assert.Equal(t, 30*time.Second, srv.IdleTimeout)
+	l := b.LoadConfig()
+	assert.Equal(t, loadgen.Config{Network: "tcp", Framing: protocol.Line, Conns: 10, Depth: 4, Size: 1024,
+		Content: loadgen.UTF8, Warmup: 100 * time.Millisecond, Duration: 1500 * time.Millisecond,
+		Timeout: time.Second, Seed: 1}, l)
+	assert.True(t, a.AppliesTo("epoll"))
+}
+
+func TestParseErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want []string // substrings of the error
+	}{
+		{
+			name: "unknown load key",
+			yaml: "scenarios:\n  - name: a\n    description: d\n    load:\n      conn: 4\n",
+			want: []string{"bad.yaml: line 5", `unknown key "conn" in load`, "conns"},
+		},
+		{
+			name: "unknown top key",
+			yaml: "suite: x\nscenario: []\n",
+			want: []string{"line 2", `unknown key "scenario" in the suite`},
+		},
+		{
+			name: "unknown scenario key",
+			yaml: "scenarios:\n  - name: a\n    descr: d\n",
+			want: []string{"line 3", `unknown key "descr" in a scenario`},
+		},
+		{
+			name: "unknown work key",
+			yaml: "scenarios:\n  - name: a\n    server: {work: {spin: 1ms}}\n",
+			want: []string{"line 3", `unknown key "spin" in server.work`},
+		},
+		{
+			name: "bare number duration",
+			yaml: "scenarios:\n  - name: a\n    load:\n      duration: 1.5\n",
+			want: []string{"bad.yaml: line 4", `bad duration "1.5"`},
+		},
+		{
+			name: "garbage duration",
+			yaml: "defaults:\n  load: {warmup: soon}\nscenarios: []\n",
+			want: []string{"line 2", `bad duration "soon"`},
+		},
+		{
+			name: "bad size",
+			yaml: "scenarios:\n  - name: a\n    load: {size: 16 kilobytes}\n",
+			want: []string{"line 3", `bad size "16 kilobytes"`},
+		},
+		{
+			name: "bad framing",
+			yaml: "scenarios:\n  - name: a\n    server: {framing: json}\n",
+			want: []string{"line 3", `bad framing "json"`},
+		},
+		{
+			name: "wrong type",
+			yaml: "scenarios:\n  - name: a\n    load: {conns: many}\n",
+			want: []string{"line 3", "cannot unmarshal", "many"},
+		},
+		{
+			name: "not yaml",
+			yaml: "scenarios: [\n",
+			want: []string{"bad.yaml"},
+		},
+		{
+			name: "empty",
+			yaml: "",
+			want: []string{"bad.yaml: empty file"},
+		},
+		{
+			name: "two documents",
+			yaml: "scenarios: []\n---\nscenarios: []\n",
+			want: []string{"more than one YAML document"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("bad.yaml", []byte(tc.yaml))
+			require.Error(t, err)
+			require.ErrorIs(t, err, ErrSyntax)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestValidateErrors(t *testing.T) {
+	const head = "defaults: {load: {duration: 1s}}\nscenarios:\n  - name: s1\n    description: d\n"
+	for _, tc := range []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "conns above the fd limit",
+			yaml: head + "    load: {conns: 30000}\n",
+			want: []string{"bad.yaml:3", `scenario "s1"`, "conns 30000", "RLIMIT_NOFILE hard limit 20000"},
+		},
+		{
+			name: "conns just above the fd limit with the reserve",
+			yaml: head + "    load: {conns: 19990}\n",
+			want: []string{"RLIMIT_NOFILE"},
+		},
+		{
+			name: "framing mismatch",
+			yaml: head + "    server: {framing: line}\n    load: {framing: length}\n",
+			want: []string{"framing mismatch", "load uses length but the server uses line"},
+		},
+		{
+			name: "framing mismatch with the default raw server",
+			yaml: head + "    load: {framing: line}\n",
+			want: []string{"framing mismatch", "server uses raw"},
+		},
+		{
+			name: "unknown arch",
+			yaml: head + "    archs: [epoll, kqueue]\n",
+			want: []string{`unknown architecture "kqueue"`, "known: sequential"},
+		},
+		{
+			name: "work on raw framing",
+			yaml: head + "    server: {work: {cpu: 1ms}}\n",
+			want: []string{"server:", "framed protocol"},
+		},
+		{
+			name: "message above max_msg",
+			yaml: head + "    server: {framing: length, max_msg: 4KiB}\n    load: {size: 16KiB}\n",
+			want: []string{"size 16384 exceeds the server's max_msg 4096"},
+		},
+		{
+			name: "depth with a rate",
+			yaml: head + "    load: {rate: 1000, depth: 4}\n",
+			want: []string{"load:", "depth applies to the closed loop only"},
+		},
+		{
+			name: "bad content",
+			yaml: head + "    load: {content: latin1}\n",
+			want: []string{"load:", `content "latin1"`},
+		},
+		{
+			name: "negative conns",
+			yaml: head + "    load: {conns: -1}\n",
+			want: []string{"must not be negative"},
+		},
+		{
+			name: "missing duration",
+			yaml: "scenarios:\n  - name: s1\n    description: d\n",
+			want: []string{"missing duration"},
+		},
+		{
+			name: "missing description",
+			yaml: "defaults: {load: {duration: 1s}}\nscenarios:\n  - name: s1\n",
+			want: []string{"missing description"},
+		},
+		{
+			name: "bad and duplicate names",
+			yaml: head + "  - name: s1\n    description: d\n  - name: a/b\n    description: d\n",
+			want: []string{"duplicate name", `name "a/b"`},
+		},
+		{
+			name: "no scenarios",
+			yaml: "suite: empty\nscenarios: []\n",
+			want: []string{"no scenarios"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Parse("bad.yaml", []byte(tc.yaml))
+			require.NoError(t, err)
+			err = s.Validate(testEnv)
+			require.Error(t, err)
+			require.ErrorIs(t, err, ErrInvalid)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestValidateSkipsFDCheckWithoutLimit(t *testing.T) {
+	s, err := Parse("x.yaml", []byte("scenarios:\n  - name: a\n    description: d\n    load: {conns: 30000, duration: 1s}\n"))
+	require.NoError(t, err)
+	require.NoError(t, s.Validate(Env{Archs: allArchs}))
+}
+
+func TestOpen(t *testing.T) {
+	s, err := Open("quick")
+	require.NoError(t, err)
+	assert.Equal(t, "quick.yaml", s.File)
+
+	path := filepath.Join(t.TempDir(), "mine.yml")
+	require.NoError(t, os.WriteFile(path, []byte("scenarios:\n  - name: a\n    description: d\n    load: {duration: 1s}\n"), 0o644))
+	s, err = Open(path)
+	require.NoError(t, err)
+	assert.Equal(t, "mine", s.Name)
+	assert.Equal(t, path, s.File)
+	require.NoError(t, s.Validate(testEnv))
+
+	_, err = Open(filepath.Join(t.TempDir(), "missing.yaml"))
+	require.ErrorIs(t, err, ErrUnknownSuite)
+	assert.Contains(t, err.Error(), "quick")
+	_, err = Embedded("nope")
+	require.ErrorIs(t, err, ErrUnknownSuite)
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int{"0": 0, "16": 16, "16B": 16, "16KiB": 16384, "1MiB": 1 << 20, "4MB": 4000000, " 2 KB ": 2000} {
+		got, err := ParseSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "-1", "1.5KiB", "KiB", "16k", "99999999999GiB"} {
+		_, err := ParseSize(in)
+		assert.Error(t, err, in)
+	}
+}
+
+func TestSuiteNamesAreSorted(t *testing.T) {
+	assert.True(t, slices.IsSorted(Names()))
+}
