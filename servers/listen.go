@@ -1,10 +1,12 @@
 package servers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -46,4 +48,23 @@ func SetNoDelay(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+}
+
+// ListenReusePort binds cfg's TCP address with SO_REUSEPORT set, so several
+// listeners can share one port and the kernel spreads connections over them.
+func ListenReusePort(cfg Config) (net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		if err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), cfg.Network, cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("servers: listen with SO_REUSEPORT: %w", err)
+	}
+	return ln, nil
 }

@@ -53,6 +53,9 @@ type Stats struct {
 	Rejected     int64 `json:"rejected"`      // closed at once: over MaxConns, or fd too high for select(2)
 	Active       int64 `json:"active"`        // open now
 	AcceptErrors int64 `json:"accept_errors"` // failed accept calls (EMFILE and the like)
+	// PerLoop counts connections taken by each accept or event loop, where
+	// an architecture spreads them over several (reuseport).
+	PerLoop []int64 `json:"per_loop,omitempty"`
 }
 
 // Defect is a known, explained failure of an architecture's library on one

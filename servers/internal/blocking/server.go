@@ -2,7 +2,9 @@ package blocking
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"sync/atomic"
 
 	"archbench/servers"
 )
@@ -10,18 +12,23 @@ import (
 // Dispatch is how accepted connections reach the connection loop: the one
 // thing the blocking architectures differ in.
 type Dispatch struct {
-	// Acceptors is how many goroutines loop Accept on the one listener.
+	// Acceptors is how many goroutines loop Accept on each listener.
 	Acceptors int
 	// Spawn gives each connection its own goroutine; otherwise the acceptor
 	// serves the connection itself before accepting the next.
 	Spawn bool
+	// ReusePort opens Acceptors listeners on the same port with
+	// SO_REUSEPORT, one accept loop each, so the kernel spreads connections
+	// across them; otherwise all acceptors share one listener.
+	ReusePort bool
 }
 
-// Server is a blocking-I/O server with one listener.
+// Server is a blocking-I/O server.
 type Server struct {
 	servers.Core
 	dispatch Dispatch
-	ln       net.Listener
+	lns      []net.Listener
+	perLoop  []atomic.Int64 // connections accepted by each accept loop
 	tracker  *Tracker
 }
 
@@ -29,7 +36,8 @@ var _ servers.Server = (*Server)(nil)
 
 // NewServer returns an unstarted server for cfg (defaults applied).
 func NewServer(cfg servers.Config, d Dispatch) *Server {
-	s := &Server{dispatch: d}
+	d.Acceptors = max(1, d.Acceptors)
+	s := &Server{dispatch: d, perLoop: make([]atomic.Int64, d.Acceptors)}
 	s.InitCore(cfg)
 	s.tracker = NewTracker(&s.Core)
 	return s
@@ -37,39 +45,97 @@ func NewServer(cfg servers.Config, d Dispatch) *Server {
 
 // Start implements servers.Server.
 func (s *Server) Start() error {
-	if s.ln != nil {
+	if s.lns != nil {
 		return servers.ErrClosed
 	}
-	ln, err := servers.Listen(s.Cfg)
+	lns, err := s.listen()
 	if err != nil {
 		return err
 	}
-	s.ln = ln
+	s.lns = lns
 	handle := s.tracker.Serve
 	if s.dispatch.Spawn {
 		handle = func(c net.Conn) { s.tracker.Go(func() { s.tracker.Serve(c) }) }
 	}
-	for range max(1, s.dispatch.Acceptors) {
-		s.tracker.Go(func() { s.tracker.AcceptLoop(ln, handle) })
+	for i := range s.dispatch.Acceptors {
+		ln := lns[0]
+		if s.dispatch.ReusePort {
+			ln = lns[i]
+		}
+		count := &s.perLoop[i]
+		s.tracker.Go(func() {
+			s.tracker.AcceptLoop(ln, func(c net.Conn) { count.Add(1); handle(c) })
+		})
 	}
 	return nil
 }
 
+func (s *Server) listen() ([]net.Listener, error) {
+	if !s.dispatch.ReusePort {
+		ln, err := servers.Listen(s.Cfg)
+		if err != nil {
+			return nil, err
+		}
+		return []net.Listener{ln}, nil
+	}
+	if s.Cfg.Network == "unix" {
+		return nil, fmt.Errorf("servers: SO_REUSEPORT spreads TCP connections only; use --network tcp or tcp6")
+	}
+	// The first listener picks the port (it may be 0); the others join it.
+	cfg := s.Cfg
+	var lns []net.Listener
+	for range s.dispatch.Acceptors {
+		ln, err := servers.ListenReusePort(cfg)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+		cfg.Addr = ln.Addr().String()
+	}
+	return lns, nil
+}
+
+// PerLoop reports how many connections each accept loop has taken.
+func (s *Server) PerLoop() []int64 {
+	out := make([]int64, len(s.perLoop))
+	for i := range s.perLoop {
+		out[i] = s.perLoop[i].Load()
+	}
+	return out
+}
+
+// Stats implements servers.Server, with the per-loop counts.
+func (s *Server) Stats() servers.Stats {
+	st := s.Core.Stats()
+	if s.dispatch.ReusePort {
+		st.PerLoop = s.PerLoop()
+	}
+	return st
+}
+
 // Addr implements servers.Server.
 func (s *Server) Addr() net.Addr {
-	if s.ln == nil {
+	if s.lns == nil {
 		return nil
 	}
-	return s.ln.Addr()
+	return s.lns[0].Addr()
 }
 
 // Shutdown implements servers.Server.
 func (s *Server) Shutdown(ctx context.Context) error {
-	if s.ln == nil {
+	if s.lns == nil {
 		return servers.ErrClosed
 	}
-	s.ln.Close()
+	for _, ln := range s.lns {
+		ln.Close()
+	}
 	err := s.tracker.Shutdown(ctx) // waits for the acceptors too
+	if s.dispatch.ReusePort {
+		s.Log.Info("connections per accept loop", "per_loop", s.PerLoop())
+	}
 	s.Stop(nil)
 	return err
 }

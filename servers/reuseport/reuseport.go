@@ -1,0 +1,19 @@
+package reuseport
+
+import (
+	"archbench/servers"
+	"archbench/servers/internal/blocking"
+)
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:    "reuseport",
+		Summary: "--loops accept loops, each on its own SO_REUSEPORT listener, a goroutine per connection (TCP only)",
+		New:     New,
+	})
+}
+
+// New returns an unstarted reuseport server for cfg.
+func New(cfg servers.Config) (servers.Server, error) {
+	return blocking.NewServer(cfg, blocking.Dispatch{Acceptors: cfg.Loops, Spawn: true, ReusePort: true}), nil
+}
