@@ -1,0 +1,171 @@
+package results
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"archbench/loadgen"
+	"archbench/servers"
+)
+
+// SchemaVersion is the version of Run's JSON form; it changes only when a
+// field changes meaning or goes away.
+const SchemaVersion = 1
+
+// Run is one `archbench run`: the machine, the suite, and every repetition
+// of every scenario on every architecture. Everything the tables show is
+// computed from a Run alone.
+type Run struct {
+	Schema int `json:"schema"`
+	// Suite is the suite's name; SuiteFile where it came from.
+	Suite     string `json:"suite"`
+	SuiteFile string `json:"suite_file,omitempty"`
+
+	Start   time.Time `json:"start"`
+	Elapsed float64   `json:"elapsed_s"` // wall seconds of the whole run
+
+	Env   Env      `json:"env"`
+	Archs []string `json:"archs"` // in the order they were run
+	Reps  int      `json:"reps"`  // repetitions asked for
+
+	Scenarios []Scenario `json:"scenarios"` // in suite order
+	Samples   []Sample   `json:"samples"`   // in the order they ran
+
+	// Interrupted says the run was stopped early (SIGINT, an error); the
+	// samples present are complete.
+	Interrupted string `json:"interrupted,omitempty"`
+}
+
+// Env is the machine and the software the run measured.
+type Env struct {
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	Kernel     string `json:"kernel"`    // uname: sysname release version machine
+	CPUModel   string `json:"cpu_model"` // /proc/cpuinfo model name
+	Cores      int    `json:"cores"`     // logical CPUs available
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	// ServerCPUs and ClientCPUs are the CPU lists the server processes and
+	// the load generator were pinned to, or "unpinned".
+	ServerCPUs string `json:"server_cpus"`
+	ClientCPUs string `json:"client_cpus"`
+	FDLimit    uint64 `json:"fd_limit"`   // RLIMIT_NOFILE hard limit
+	GitCommit  string `json:"git_commit"` // or "unknown"
+	// Libraries maps module path to version for every dependency built in
+	// (gnet, evio, hdrhistogram-go, ...).
+	Libraries map[string]string `json:"libraries"`
+}
+
+// Scenario is one scenario as it ran: its settings with every default
+// filled in (Addr empty: each server run picks a free port).
+type Scenario struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description"`
+	Archs       []string       `json:"archs,omitempty"` // applies only to these (empty = all)
+	Server      servers.Config `json:"server"`
+	Load        loadgen.Config `json:"load"`
+}
+
+// Exit is how a server process ended after the runner's SIGTERM.
+type Exit string
+
+const (
+	ExitClean Exit = "clean" // exited 0 within the grace period
+	ExitCrash Exit = "crash" // died on its own or exited non-zero
+	ExitHang  Exit = "hang"  // did not exit within the grace period; killed
+	ExitNone  Exit = ""      // never started
+)
+
+// Sample is one repetition of one scenario on one architecture.
+type Sample struct {
+	Scenario string    `json:"scenario"`
+	Arch     string    `json:"arch"`
+	Rep      int       `json:"rep"` // 1-based
+	Start    time.Time `json:"start"`
+	Wall     float64   `json:"wall_s"` // seconds from server start to exit
+
+	// Result is the load generator's measurement; nil if it did not run.
+	Result *loadgen.Result `json:"result,omitempty"`
+
+	ServerCPU     float64 `json:"server_cpu_s"`          // server utime+stime during the load (warm-up included)
+	ServerPeakRSS int64   `json:"server_peak_rss_bytes"` // VmHWM at the end of the load
+	ClientCPU     float64 `json:"client_cpu_s"`          // the generator's process CPU during the load
+
+	Exit       Exit   `json:"server_exit"`
+	ExitDetail string `json:"server_exit_detail,omitempty"` // exit status and the tail of its stderr
+	Error      string `json:"error,omitempty"`              // what kept the sample from being measured
+}
+
+// OK reports whether the sample has a measurement and its server stopped cleanly.
+func (s Sample) OK() bool { return s.Result != nil && s.Error == "" && s.Exit == ExitClean }
+
+// ErrSchema: results.json has a schema this version cannot read.
+var ErrSchema = errors.New("results: unsupported schema")
+
+// WriteJSON writes r as indented JSON.
+func WriteJSON(w io.Writer, r *Run) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("results: encode json: %w", err)
+	}
+	return nil
+}
+
+// ReadJSON reads a Run written by WriteJSON.
+func ReadJSON(rd io.Reader) (*Run, error) {
+	var r Run
+	dec := json.NewDecoder(rd)
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("results: decode json: %w", err)
+	}
+	if r.Schema != SchemaVersion {
+		return nil, fmt.Errorf("%w %d (this archbench reads %d)", ErrSchema, r.Schema, SchemaVersion)
+	}
+	return &r, nil
+}
+
+// Files written by WriteDir.
+const (
+	FileJSON  = "results.json"
+	FileMD    = "results.md"
+	FileCSV   = "results.csv"
+	FileBench = "results.bench.txt"
+)
+
+// WriteDir writes results.json, results.md, results.csv and
+// results.bench.txt into dir, creating it.
+func WriteDir(dir string, r *Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer, *Run) error
+	}{{FileJSON, WriteJSON}, {FileMD, WriteMarkdown}, {FileCSV, WriteCSV}, {FileBench, WriteBench}} {
+		if err := writeFile(filepath.Join(dir, f.name), r, f.write); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, r *Run, write func(io.Writer, *Run) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	if err := write(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("results: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	return nil
+}

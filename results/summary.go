@@ -1,0 +1,219 @@
+package results
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/montanaflynn/stats"
+
+	"archbench/loadgen"
+)
+
+// NoisyCV is the coefficient of variation across repetitions above which a
+// table cell is marked noisy.
+const NoisyCV = 0.10
+
+// Stat is one metric across the repetitions of a scenario on an architecture.
+type Stat struct {
+	Median float64
+	// CV is the sample standard deviation over the mean (NaN with fewer
+	// than two values or a zero mean).
+	CV float64
+	N  int
+}
+
+// Noisy reports whether the CV exceeds NoisyCV.
+func (s Stat) Noisy() bool { return s.N >= 2 && !math.IsNaN(s.CV) && s.CV > NoisyCV }
+
+func newStat(v []float64) Stat {
+	s := Stat{N: len(v), Median: math.NaN(), CV: math.NaN()}
+	if len(v) == 0 {
+		return s
+	}
+	s.Median, _ = stats.Median(v)
+	if len(v) >= 2 {
+		mean, _ := stats.Mean(v)
+		sd, _ := stats.StandardDeviationSample(v)
+		if mean != 0 {
+			s.CV = sd / math.Abs(mean)
+		}
+	}
+	return s
+}
+
+// Row is one architecture in a scenario's table.
+type Row struct {
+	Arch string
+	Runs int // repetitions attempted
+	// Measured counts the repetitions with a load result.
+	Measured int
+
+	MsgS, P50, P99, P999 Stat
+	CPUPerM              Stat // server CPU seconds per million verified messages
+	RSS                  Stat // server peak RSS, bytes
+
+	Errors     int64            // all load errors over every repetition
+	ErrorKinds map[string]int64 // by kind, over every repetition
+	Ratio      float64          // MsgS.Median over the best row's (NaN if unmeasured)
+
+	Crashes, Hangs, Failed int // repetitions whose server crashed, hung, or that have no load result
+}
+
+// Table is one scenario's rows, best first.
+type Table struct {
+	Scenario Scenario
+	Rows     []Row
+	// OpenLoop tables rank the rows that reach 95% of the target rate by
+	// p99, then the others by msg/s; closed-loop tables rank by msg/s.
+	OpenLoop bool
+}
+
+// KeepsUp is the share of the target rate an open-loop row must reach to be
+// ranked by latency.
+const KeepsUp = 0.95
+
+// Summarize computes one table per scenario from r alone.
+func Summarize(r *Run) []Table {
+	var out []Table
+	for _, sc := range r.Scenarios {
+		t := Table{Scenario: sc, OpenLoop: sc.Load.Rate > 0}
+		for _, arch := range archOrder(r, sc.Name) {
+			t.Rows = append(t.Rows, summarizeRow(r, sc.Name, arch))
+		}
+		rank(&t)
+		out = append(out, t)
+	}
+	return out
+}
+
+// archOrder lists the architectures that have samples in scenario, in
+// r.Archs order and then in order of appearance.
+func archOrder(r *Run, scenario string) []string {
+	var seen []string
+	for _, s := range r.Samples {
+		if s.Scenario == scenario && !slices.Contains(seen, s.Arch) {
+			seen = append(seen, s.Arch)
+		}
+	}
+	var out []string
+	for _, a := range r.Archs {
+		if slices.Contains(seen, a) {
+			out = append(out, a)
+		}
+	}
+	for _, a := range seen {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func summarizeRow(r *Run, scenario, arch string) Row {
+	row := Row{Arch: arch, ErrorKinds: map[string]int64{}}
+	var msgs, p50, p99, p999, cpu, rss []float64
+	for _, s := range r.Samples {
+		if s.Scenario != scenario || s.Arch != arch {
+			continue
+		}
+		row.Runs++
+		switch s.Exit {
+		case ExitCrash:
+			row.Crashes++
+		case ExitHang:
+			row.Hangs++
+		}
+		if s.Result == nil {
+			row.Failed++
+			continue
+		}
+		res := s.Result
+		row.Measured++
+		msgs = append(msgs, res.RPS)
+		for k, v := range res.Errors {
+			if v != 0 {
+				row.ErrorKinds[k] += v
+				row.Errors += v
+			}
+		}
+		if res.Requests > 0 {
+			p50 = append(p50, res.Latency.P50)
+			p99 = append(p99, res.Latency.P99)
+			p999 = append(p999, res.Latency.P999)
+			cpu = append(cpu, s.ServerCPU/float64(res.Requests)*1e6)
+		}
+		if s.ServerPeakRSS > 0 {
+			rss = append(rss, float64(s.ServerPeakRSS))
+		}
+	}
+	row.MsgS, row.P50, row.P99, row.P999 = newStat(msgs), newStat(p50), newStat(p99), newStat(p999)
+	row.CPUPerM, row.RSS = newStat(cpu), newStat(rss)
+	return row
+}
+
+func rank(t *Table) {
+	best := math.NaN()
+	for _, r := range t.Rows {
+		if !math.IsNaN(r.MsgS.Median) && (math.IsNaN(best) || r.MsgS.Median > best) {
+			best = r.MsgS.Median
+		}
+	}
+	for i := range t.Rows {
+		t.Rows[i].Ratio = math.NaN()
+		if best > 0 {
+			t.Rows[i].Ratio = t.Rows[i].MsgS.Median / best
+		}
+	}
+	target := t.Scenario.Load.Rate
+	keepsUp := func(r Row) bool {
+		return t.OpenLoop && !math.IsNaN(r.MsgS.Median) && r.MsgS.Median >= KeepsUp*target && !math.IsNaN(r.P99.Median)
+	}
+	// NaN (unmeasured) sorts last; ties keep the run order.
+	desc := func(a, b float64) int {
+		switch {
+		case math.IsNaN(a) && math.IsNaN(b):
+			return 0
+		case math.IsNaN(a):
+			return 1
+		case math.IsNaN(b):
+			return -1
+		}
+		return cmp.Compare(b, a)
+	}
+	slices.SortStableFunc(t.Rows, func(a, b Row) int {
+		ka, kb := keepsUp(a), keepsUp(b)
+		switch {
+		case ka && kb:
+			return cmp.Compare(a.P99.Median, b.P99.Median)
+		case ka:
+			return -1
+		case kb:
+			return 1
+		}
+		return desc(a.MsgS.Median, b.MsgS.Median)
+	})
+}
+
+// errorKinds lists the kinds with a count, largest first, mismatches first of all.
+func errorKinds(m map[string]int64) []string {
+	var kinds []string
+	for k, v := range m {
+		if v > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.SortFunc(kinds, func(a, b string) int {
+		if (a == loadgen.ErrMismatch) != (b == loadgen.ErrMismatch) {
+			if a == loadgen.ErrMismatch {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return kinds
+}
