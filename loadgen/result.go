@@ -29,6 +29,17 @@ type Result struct {
 	Errors     map[string]int64 `json:"errors"`     // by kind; every kind present, zero or not
 	Mismatches int64            `json:"mismatches"` // = Errors["mismatch"], kept on top for scripts
 
+	// Unsent counts open-loop messages whose scheduled time came while their
+	// connection was down or had its send queue full: never sent.
+	Unsent int64 `json:"unsent"`
+	// Abandoned counts messages in flight on a connection dropped for an
+	// error (their replies are never awaited); the error itself is counted
+	// once in Errors.
+	Abandoned int64 `json:"abandoned"`
+	// Connects counts connections established (the initial ones and every
+	// replacement).
+	Connects int64 `json:"connects"`
+
 	RPS       float64 `json:"rps"`        // achieved verified messages per second
 	TargetRPS float64 `json:"target_rps"` // Config.Rate; 0 for a closed loop
 	MBps      float64 `json:"mb_per_s"`   // payload megabytes (1e6) per second, one direction
@@ -60,8 +71,9 @@ type LatencyUS struct {
 
 // Second is one second of the measured run.
 type Second struct {
-	T      int     `json:"t"` // seconds since the measured start
-	RPS    float64 `json:"rps"`
-	P99    float64 `json:"p99_us"`
-	Errors int64   `json:"errors"`
+	T        int     `json:"t"` // seconds since the measured start
+	Requests int64   `json:"requests"`
+	RPS      float64 `json:"rps"`
+	P99      float64 `json:"p99_us"`
+	Errors   int64   `json:"errors"`
 }

@@ -1,0 +1,397 @@
+package loadgen_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"archbench/loadgen"
+	"archbench/protocol"
+	"archbench/servers"
+	_ "archbench/servers/goroutine"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// runOnTime runs cfg and checks that Run returned within its warm-up and
+// duration plus a grace period.
+func runOnTime(t testing.TB, cfg loadgen.Config) *loadgen.Result {
+	t.Helper()
+	start := time.Now()
+	res, err := loadgen.Run(context.Background(), cfg)
+	took := time.Since(start)
+	require.NoError(t, err)
+	require.NotNil(t, res)
+	assert.Less(t, took, cfg.Warmup+cfg.Duration+300*time.Millisecond, "Run must end on time")
+	t.Logf("took %v: requests %d rps %.0f errors %v connects %d unsent %d latency %+v", took.Round(time.Millisecond), res.Requests, res.RPS, res.Errors, res.Connects, res.Unsent, res.Latency)
+	return res
+}
+
+func noErrors(t testing.TB, res *loadgen.Result) {
+	t.Helper()
+	for k, n := range res.Errors {
+		assert.Zero(t, n, "errors[%s]", k)
+	}
+	assert.Zero(t, res.Mismatches)
+	assert.Positive(t, res.Requests)
+}
+
+// startArch starts an in-process archbench server of the named architecture.
+func startArch(t testing.TB, arch string, cfg servers.Config) net.Addr {
+	t.Helper()
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	srv, err := servers.New(arch, cfg)
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv.Addr()
+}
+
+// testServer is a purpose-built server for misbehaviour: handle runs once per
+// connection in its own goroutine.
+type testServer struct {
+	ln    net.Listener
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+	dead  bool
+}
+
+func startServer(t testing.TB, handle func(net.Conn)) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	s := &testServer{ln: ln, conns: map[net.Conn]struct{}{}}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s.mu.Lock()
+			if s.dead {
+				s.mu.Unlock()
+				c.Close()
+				continue
+			}
+			s.conns[c] = struct{}{}
+			s.wg.Add(1)
+			s.mu.Unlock()
+			go func() {
+				defer s.wg.Done()
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		s.Kill()
+		s.wg.Wait()
+	})
+	return s
+}
+
+func (s *testServer) Addr() string { return s.ln.Addr().String() }
+
+// Kill closes the listener and every connection at once.
+func (s *testServer) Kill() {
+	s.ln.Close()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dead = true
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// echoWith serves the protocol, passing each reply chunk through edit.
+func echoWith(f protocol.Framing, edit func([]byte)) func(net.Conn) {
+	return func(c net.Conn) {
+		codec := protocol.NewCodec(protocol.CodecConfig{Framing: f})
+		buf, out := make([]byte, 4096), make([]byte, 0, 8192)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			out, err = codec.Feed(out[:0], buf[:n])
+			if err != nil {
+				return
+			}
+			if edit != nil {
+				edit(out)
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func TestVerifiesEveryFramingAndContent(t *testing.T) {
+	t.Parallel()
+	for _, f := range []protocol.Framing{protocol.Raw, protocol.Line, protocol.Length} {
+		for _, content := range []loadgen.Content{loadgen.ASCII, loadgen.UTF8} {
+			t.Run(f.String()+"/"+string(content), func(t *testing.T) {
+				addr := startArch(t, "goroutine", servers.Config{Framing: f})
+				res := runOnTime(t, loadgen.Config{
+					Addr: addr.String(), Framing: f, Content: content,
+					Conns: 4, Depth: 4, Size: 61, Duration: 300 * time.Millisecond,
+				})
+				noErrors(t, res)
+			})
+		}
+	}
+}
+
+func TestNetworks(t *testing.T) {
+	t.Parallel()
+	t.Run("unix", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "s.sock")
+		startArch(t, "goroutine", servers.Config{Network: "unix", Addr: path, Framing: protocol.Line})
+		res := runOnTime(t, loadgen.Config{Network: "unix", Addr: path, Framing: protocol.Line, Content: loadgen.UTF8, Conns: 3, Duration: 200 * time.Millisecond})
+		noErrors(t, res)
+	})
+	t.Run("tcp6", func(t *testing.T) {
+		ln, err := net.Listen("tcp6", "[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		ln.Close()
+		addr := startArch(t, "goroutine", servers.Config{Network: "tcp6", Addr: "[::1]:0"})
+		res := runOnTime(t, loadgen.Config{Network: "tcp6", Addr: addr.String(), Conns: 2, Duration: 200 * time.Millisecond})
+		noErrors(t, res)
+	})
+}
+
+// A server that answers only once 16 messages are waiting proves that depth
+// 16 keeps 16 in flight: depth 1 against it only times out.
+func TestPipeliningDepth16(t *testing.T) {
+	t.Parallel()
+	const size, depth = 16, 16
+	batcher := func(c net.Conn) {
+		var pending []byte
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			pending = append(pending, buf[:n]...)
+			if len(pending) < size*depth {
+				continue
+			}
+			if _, err := c.Write(protocol.AppendUpper(nil, pending)); err != nil {
+				return
+			}
+			pending = pending[:0]
+		}
+	}
+	s := startServer(t, batcher)
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 2, Depth: depth, Size: size, Duration: 300 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	noErrors(t, res)
+
+	res = runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 2, Depth: 1, Size: size, Duration: 300 * time.Millisecond, Timeout: 100 * time.Millisecond})
+	assert.Zero(t, res.Requests)
+	assert.Positive(t, res.Errors[loadgen.ErrTimeout])
+}
+
+func TestMismatchDetected(t *testing.T) {
+	t.Parallel()
+	flipLast := func(b []byte) {
+		if len(b) > 0 {
+			b[len(b)-1] ^= 0x20
+		}
+	}
+	for _, f := range []protocol.Framing{protocol.Raw, protocol.Length} {
+		t.Run(f.String(), func(t *testing.T) {
+			s := startServer(t, echoWith(f, flipLast))
+			res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Framing: f, Conns: 2, Duration: 300 * time.Millisecond})
+			assert.Positive(t, res.Mismatches)
+			assert.Equal(t, res.Mismatches, res.Errors[loadgen.ErrMismatch])
+			assert.Zero(t, res.Requests, "a reply with a wrong byte must not count as verified")
+			assert.Positive(t, res.Connects, "mismatching connections are replaced")
+		})
+	}
+}
+
+func TestShortReadDetected(t *testing.T) {
+	t.Parallel()
+	halfThenClose := func(c net.Conn) {
+		buf := make([]byte, 16)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return
+		}
+		_, _ = c.Write(protocol.AppendUpper(nil, buf[:8]))
+		// Close cleanly (FIN): every byte sent to us was read.
+	}
+	s := startServer(t, halfThenClose)
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 2, Size: 16, Duration: 300 * time.Millisecond})
+	assert.Positive(t, res.Errors[loadgen.ErrShortRead])
+	assert.Zero(t, res.Requests)
+	assert.Zero(t, res.Mismatches)
+}
+
+func TestServerNeverAnswers(t *testing.T) {
+	t.Parallel()
+	silent := func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }
+	s := startServer(t, silent)
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 3, Duration: 700 * time.Millisecond, Timeout: 150 * time.Millisecond})
+	assert.Zero(t, res.Requests)
+	assert.GreaterOrEqual(t, res.Errors[loadgen.ErrTimeout], int64(3), "every connection times out at least once")
+	assert.Greater(t, res.Connects, int64(3), "timed-out connections are replaced")
+}
+
+func TestServerKilledMidRun(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, echoWith(protocol.Raw, nil))
+	time.AfterFunc(250*time.Millisecond, s.Kill)
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 4, Duration: 800 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	assert.Positive(t, res.Requests, "replies before the kill count")
+	e := res.Errors
+	assert.Positive(t, e[loadgen.ErrRead]+e[loadgen.ErrShortRead], "dropped connections are counted")
+	assert.Positive(t, e[loadgen.ErrConnect], "reconnects to a dead server are counted")
+	// Back-off: 10 ms doubling to 500 ms per connection, not a spin.
+	assert.Less(t, e[loadgen.ErrConnect], int64(4*10), "reconnects back off")
+	assert.Zero(t, res.Mismatches)
+}
+
+func TestNothingListening(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	res := runOnTime(t, loadgen.Config{Addr: addr, Conns: 2, Duration: 300 * time.Millisecond})
+	assert.Zero(t, res.Requests)
+	assert.Positive(t, res.Errors[loadgen.ErrConnect])
+	assert.Zero(t, res.Latency.Count)
+	assert.Len(t, res.Series, 1)
+}
+
+// stallingEcho echoes, except that it stops answering for 500 ms every 2 s,
+// starting 500 ms after the server starts.
+func stallingEcho(start time.Time) func(net.Conn) {
+	return func(c net.Conn) {
+		codec := protocol.NewCodec(protocol.CodecConfig{Framing: protocol.Raw})
+		buf, out := make([]byte, 4096), make([]byte, 0, 8192)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if phase := time.Since(start) % (2 * time.Second); phase >= 500*time.Millisecond && phase < time.Second {
+				time.Sleep(time.Second - phase)
+			}
+			if out, err = codec.Feed(out[:0], buf[:n]); err != nil {
+				return
+			}
+			if _, err := c.Write(out); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func TestOpenLoopCorrectsCoordinatedOmission(t *testing.T) {
+	t.Parallel()
+	run := func(cfg loadgen.Config) *loadgen.Result {
+		s := startServer(t, stallingEcho(time.Now()))
+		cfg.Addr, cfg.Duration = s.Addr(), 1500*time.Millisecond
+		res := runOnTime(t, cfg)
+		noErrors(t, res)
+		return res
+	}
+	open := run(loadgen.Config{Conns: 4, Rate: 2000})
+	closed := run(loadgen.Config{Conns: 1})
+
+	// Open loop: every message scheduled during the stall waits for it,
+	// measured from when it should have been sent.
+	assert.GreaterOrEqual(t, open.Latency.P99, 400e3, "open-loop p99 must show the 500 ms stall")
+	assert.InDelta(t, 2000, open.RPS, 300, "achieved rate")
+	assert.Equal(t, 2000.0, open.TargetRPS)
+	// Closed loop: the one message caught in the stall is its max, but the
+	// generator waited with it, so the stall hides from p99.
+	assert.GreaterOrEqual(t, closed.Latency.Max, 400e3, "the stall happened during the closed loop too")
+	assert.Less(t, closed.Latency.P99, 100e3, "a closed loop hides the stall from p99")
+}
+
+func TestOpenLoopRate(t *testing.T) {
+	t.Parallel()
+	addr := startArch(t, "goroutine", servers.Config{})
+	res := runOnTime(t, loadgen.Config{Addr: addr.String(), Conns: 8, Rate: 3000, Warmup: 200 * time.Millisecond, Duration: time.Second})
+	noErrors(t, res)
+	assert.InDelta(t, 3000, res.RPS, 150)
+	assert.Zero(t, res.Unsent)
+	assert.Equal(t, res.Requests, res.SendLag.Count, "one send-lag sample per message")
+	require.Len(t, res.Series, 1)
+	assert.InDelta(t, 3000, res.Series[0].Requests, 150)
+}
+
+func TestResultJSONRoundTrip(t *testing.T) {
+	t.Parallel()
+	addr := startArch(t, "goroutine", servers.Config{Framing: protocol.Length})
+	res := runOnTime(t, loadgen.Config{Addr: addr.String(), Framing: protocol.Length, Conns: 2, Duration: 1100 * time.Millisecond})
+	noErrors(t, res)
+	require.Len(t, res.Series, 2)
+	assert.Positive(t, res.Series[1].Requests, "the last, partial second")
+
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	var back loadgen.Result
+	require.NoError(t, json.Unmarshal(b, &back))
+	assert.Equal(t, *res, back)
+
+	var generic map[string]any
+	require.NoError(t, json.Unmarshal(b, &generic))
+	for _, k := range []string{"requests", "errors", "mismatches", "rps", "target_rps", "latency_us"} {
+		assert.Contains(t, generic, k)
+	}
+	lat := generic["latency_us"].(map[string]any)
+	for _, k := range []string{"min", "mean", "p50", "p90", "p99", "p999", "p9999", "max"} {
+		assert.Contains(t, lat, k)
+	}
+
+	h, err := back.DecodeHistogram()
+	require.NoError(t, err)
+	assert.Equal(t, res.Latency.Count, h.TotalCount())
+	assert.Equal(t, res.Latency.P99, float64(h.ValueAtQuantile(99)))
+}
+
+func TestTooManyConnections(t *testing.T) {
+	t.Parallel()
+	_, err := loadgen.Run(context.Background(), loadgen.Config{Addr: "127.0.0.1:1", Conns: 1 << 24})
+	require.ErrorIs(t, err, loadgen.ErrFDLimit)
+}
+
+func TestCancelledRunReturnsPartialResult(t *testing.T) {
+	t.Parallel()
+	addr := startArch(t, "goroutine", servers.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := loadgen.Run(ctx, loadgen.Config{Addr: addr.String(), Duration: time.Minute})
+	assert.Less(t, time.Since(start), time.Second)
+	require.True(t, errors.Is(err, context.DeadlineExceeded), "err = %v", err)
+	require.NotNil(t, res)
+	assert.Positive(t, res.Requests)
+	assert.InDelta(t, 0.3, res.Elapsed, 0.1)
+}

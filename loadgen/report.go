@@ -1,0 +1,87 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// WriteText writes r as a readable summary in the manner of wrk2.
+func WriteText(w io.Writer, r *Result) error {
+	c := r.Config
+	var b strings.Builder
+	fmt.Fprintf(&b, "Running %s test @ %s %s (%s framing)\n", secs(c.Duration.Seconds()), c.Network, c.Addr, c.Framing)
+	loop := fmt.Sprintf("closed loop, depth %d", c.Depth)
+	if c.Rate > 0 {
+		loop = fmt.Sprintf("open loop at %.0f msg/s", c.Rate)
+	}
+	fmt.Fprintf(&b, "  %d connections, %s, %d worker(s); %d-byte %s messages", c.Conns, loop, c.Workers, c.Size, c.Content)
+	if c.Warmup > 0 {
+		fmt.Fprintf(&b, "; warm-up %s excluded", secs(c.Warmup.Seconds()))
+	}
+	b.WriteString("\n")
+	l := r.Latency
+	fmt.Fprintf(&b, "  Latency    %9s %9s %9s %9s\n", "min", "mean", "max", "count")
+	fmt.Fprintf(&b, "             %9s %9s %9s %9d\n", us(l.Min), us(l.Mean), us(l.Max), l.Count)
+	fmt.Fprintf(&b, "  Latency Distribution (HdrHistogram, µs resolution")
+	if c.Rate > 0 {
+		b.WriteString(", from each message's intended send time")
+	}
+	b.WriteString(")\n")
+	for _, p := range []struct {
+		name string
+		v    float64
+	}{{"50.000%", l.P50}, {"90.000%", l.P90}, {"99.000%", l.P99}, {"99.900%", l.P999}, {"99.990%", l.P9999}, {"100.000%", l.Max}} {
+		fmt.Fprintf(&b, "  %8s %9s\n", p.name, us(p.v))
+	}
+	if c.Rate > 0 {
+		s := r.SendLag
+		fmt.Fprintf(&b, "  Send lag (generator behind schedule): p50 %s, p99 %s, max %s\n", us(s.P50), us(s.P99), us(s.Max))
+	}
+	fmt.Fprintf(&b, "  %d replies verified in %.2fs, %.2f MB/s payload each way\n", r.Requests, r.Elapsed, r.MBps)
+	fmt.Fprintf(&b, "  Errors: ")
+	for i, k := range kindNames {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %d", k, r.Errors[k])
+	}
+	b.WriteString("\n")
+	if r.Unsent > 0 || r.Abandoned > 0 {
+		fmt.Fprintf(&b, "  Unsent (connection down or queue full): %d; abandoned in flight on failed connections: %d\n", r.Unsent, r.Abandoned)
+	}
+	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", r.RPS)
+	if c.Rate > 0 {
+		fmt.Fprintf(&b, "Target/sec:   %12.2f\n", r.TargetRPS)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteHgrm writes r's latency percentile distribution in HdrHistogram's
+// .hgrm text format, values in milliseconds (as wrk2 and the HdrHistogram
+// plotter expect).
+func WriteHgrm(w io.Writer, r *Result) error {
+	h, err := r.DecodeHistogram()
+	if err != nil {
+		return err
+	}
+	if _, err := h.PercentilesPrint(w, 5, 1000); err != nil {
+		return fmt.Errorf("loadgen: write hgrm: %w", err)
+	}
+	return nil
+}
+
+// us formats microseconds with a readable unit.
+func us(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.2fs", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.2fms", v/1e3)
+	default:
+		return fmt.Sprintf("%.0fus", v)
+	}
+}
+
+func secs(s float64) string { return fmt.Sprintf("%gs", s) }

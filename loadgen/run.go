@@ -1,0 +1,253 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// ErrFDLimit: the connections cannot fit under RLIMIT_NOFILE.
+var ErrFDLimit = errors.New("loadgen: too many connections for the open-file limit")
+
+// fdSlack is how many descriptors besides the connections a run needs
+// (epoll fds, stdio, the runtime's own, a server in the same process).
+const fdSlack = 64
+
+// Error kind indices, in the order of kindNames.
+const (
+	kConnect = iota
+	kRead
+	kWrite
+	kTimeout
+	kShortRead
+	kMismatch
+	numKinds
+)
+
+var kindNames = [numKinds]string{ErrConnect, ErrRead, ErrWrite, ErrTimeout, ErrShortRead, ErrMismatch}
+
+// Run drives the server at cfg.Addr for cfg.Warmup+cfg.Duration and returns
+// what it measured after the warm-up. Failures of the server (refused or
+// dropped connections, timeouts, wrong replies) are counted in the Result,
+// not returned: Run returns an error only when the run cannot start (bad
+// configuration, address, open-file limit) or when ctx ends it early, in
+// which case the Result covers the part that ran. Run returns within about
+// Warmup+Duration+50ms whatever the server does.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = DefaultWorkers()
+	}
+	cfg.Workers = max(1, min(cfg.Workers, cfg.Conns))
+	if err := raiseFDLimit(cfg.Conns + fdSlack); err != nil {
+		return nil, err
+	}
+	target, err := resolve(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ms := newMessageSet(cfg, messageCount(cfg.Size, cfg.Depth))
+	return run(ctx, cfg, target, ms)
+}
+
+// DefaultWorkers is the number of event loops when Config.Workers is 0: one.
+// Measured on a 2-core machine against single-threaded servers (the C
+// reference, the epoll architecture), one loop keeps the generator on one
+// core and is faster than two, which compete with the server for both cores
+// and pay cross-CPU wake-ups.
+func DefaultWorkers() int { return 1 }
+
+// resolve turns cfg's address into a network address once, before the run.
+func resolve(cfg Config) (net.Addr, error) {
+	if cfg.Network == "unix" {
+		return &net.UnixAddr{Name: cfg.Addr, Net: "unix"}, nil
+	}
+	a, err := net.ResolveTCPAddr(cfg.Network, cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("%w: address %q: %w", ErrConfig, cfg.Addr, err)
+	}
+	if a.IP == nil || a.Port == 0 {
+		return nil, fmt.Errorf("%w: address %q: want host:port with a port", ErrConfig, cfg.Addr)
+	}
+	return a, nil
+}
+
+// timing is a run's schedule, in nanoseconds since its start.
+type timing struct {
+	base         time.Time // run start (monotonic)
+	measureStart int64     // end of the warm-up
+	end          int64     // end of the run
+	timeout      int64
+}
+
+func (t *timing) now() int64 { return int64(time.Since(t.base)) }
+
+// highestUS is the largest latency a histogram tracks, in microseconds: the
+// whole run plus the timeout and a second. Larger values are clamped.
+func highestUS(cfg Config) int64 {
+	return (cfg.Warmup + cfg.Duration + cfg.Timeout + time.Second).Microseconds()
+}
+
+func newHist(cfg Config, sigfig int) *hdr.Histogram {
+	return hdr.New(1, highestUS(cfg), sigfig)
+}
+
+// seconds collects the per-second latency histograms; each worker merges its
+// current second in when the second ends.
+type seconds struct {
+	cfg   Config
+	mu    sync.Mutex
+	hists []*hdr.Histogram
+}
+
+func (s *seconds) merge(sec int, h *hdr.Histogram) {
+	if h.TotalCount() == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for len(s.hists) <= sec {
+		s.hists = append(s.hists, nil)
+	}
+	if s.hists[sec] == nil {
+		s.hists[sec] = newHist(s.cfg, 2)
+	}
+	s.hists[sec].Merge(h)
+}
+
+// tally is what one worker counted after the warm-up.
+type tally struct {
+	hist      *hdr.Histogram // latency, µs
+	lag       *hdr.Histogram // open loop: send lag, µs
+	requests  int64
+	errors    [numKinds]int64
+	unsent    int64
+	abandoned int64
+	connects  int64
+	secReqs   []int64
+	secErrs   []int64
+	stopped   int64 // when the worker stopped, ns since the start
+}
+
+func newTally(cfg Config, nsec int) *tally {
+	return &tally{
+		hist:    newHist(cfg, 3),
+		lag:     newHist(cfg, 3),
+		secReqs: make([]int64, nsec),
+		secErrs: make([]int64, nsec),
+	}
+}
+
+// watchStop sets stop when ctx ends, until done is closed.
+func watchStop(ctx context.Context, stop *atomic.Bool, done <-chan struct{}) {
+	select {
+	case <-ctx.Done():
+		stop.Store(true)
+	case <-done:
+	}
+}
+
+// assemble merges the workers' tallies into the Result.
+func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, error) {
+	hist, lag := newHist(cfg, 3), newHist(cfg, 3)
+	res := &Result{
+		Schema:    SchemaVersion,
+		Config:    cfg,
+		Start:     tm.base.Round(0).UTC(),
+		Errors:    map[string]int64{},
+		TargetRPS: cfg.Rate,
+	}
+	stopped := tm.end
+	nsec := 0
+	for _, t := range ts {
+		hist.Merge(t.hist)
+		lag.Merge(t.lag)
+		res.Requests += t.requests
+		for k, n := range t.errors {
+			res.Errors[kindNames[k]] += n
+		}
+		res.Unsent += t.unsent
+		res.Abandoned += t.abandoned
+		res.Connects += t.connects
+		stopped = min(stopped, t.stopped)
+		nsec = max(nsec, len(t.secReqs))
+	}
+	for _, k := range kindNames {
+		res.Errors[k] += 0
+	}
+	res.Mismatches = res.Errors[ErrMismatch]
+	elapsed := max(0, stopped-tm.measureStart)
+	res.Elapsed = float64(elapsed) / 1e9
+	if res.Elapsed > 0 {
+		res.RPS = float64(res.Requests) / res.Elapsed
+		res.MBps = res.RPS * float64(cfg.Size) / 1e6
+	}
+	res.Latency = summarise(hist)
+	if cfg.Rate > 0 {
+		res.SendLag = summarise(lag)
+	}
+	enc, err := hist.Encode(hdr.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: encode histogram: %w", err)
+	}
+	res.Histogram = enc
+
+	nsec = min(nsec, int((elapsed+int64(time.Second)-1)/int64(time.Second)))
+	res.Series = make([]Second, 0, nsec)
+	for s := range nsec {
+		sec := Second{T: s}
+		for _, t := range ts {
+			sec.Requests += t.secReqs[s]
+			sec.Errors += t.secErrs[s]
+		}
+		span := math.Min(1, float64(elapsed-int64(s)*int64(time.Second))/1e9)
+		if span > 0 {
+			sec.RPS = float64(sec.Requests) / span
+		}
+		if s < len(secs.hists) && secs.hists[s] != nil {
+			sec.P99 = float64(secs.hists[s].ValueAtQuantile(99))
+		}
+		res.Series = append(res.Series, sec)
+	}
+	return res, nil
+}
+
+// summarise reads the latency summary off a µs histogram.
+func summarise(h *hdr.Histogram) LatencyUS {
+	if h.TotalCount() == 0 {
+		return LatencyUS{}
+	}
+	return LatencyUS{
+		Min:   float64(h.Min()),
+		Mean:  math.Round(h.Mean()*10) / 10,
+		P50:   float64(h.ValueAtQuantile(50)),
+		P90:   float64(h.ValueAtQuantile(90)),
+		P99:   float64(h.ValueAtQuantile(99)),
+		P999:  float64(h.ValueAtQuantile(99.9)),
+		P9999: float64(h.ValueAtQuantile(99.99)),
+		Max:   float64(h.Max()),
+		Count: h.TotalCount(),
+	}
+}
+
+// DecodeHistogram returns the latency histogram (µs) stored in r.
+func (r *Result) DecodeHistogram() (*hdr.Histogram, error) {
+	if len(r.Histogram) == 0 {
+		return nil, errors.New("loadgen: result has no histogram")
+	}
+	h, err := hdr.Decode(r.Histogram)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: decode histogram: %w", err)
+	}
+	return h, nil
+}

@@ -1,0 +1,599 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"golang.org/x/sys/unix"
+)
+
+// Tuning of the event loops.
+const (
+	tickNs        = int64(5 * time.Millisecond)   // timeout and reconnect checks
+	backoffMinNs  = int64(10 * time.Millisecond)  // first reconnect delay
+	backoffMaxNs  = int64(500 * time.Millisecond) // reconnect delay cap
+	maxConnecting = 256                           // connects in progress per worker
+	maxEvents     = 512                           // events per epoll_wait
+	readBufSize   = 256 << 10                     // one per worker
+	clockEvery    = 16                            // events between clock reads in a batch
+	sendBudget    = 4096                          // open loop: sends per iteration at most
+)
+
+// Connection states.
+const (
+	stDown uint8 = iota
+	stConnecting
+	stUp
+)
+
+// conn is one connection's state, owned by one worker.
+type conn struct {
+	fd     int
+	idx    int32  // position in worker.conns, the epoll event's key
+	gen    int32  // bumped on every close; stale events carry an old one
+	state  uint8  //
+	events uint32 // epoll interest currently registered
+
+	next     int     // index of the next message to queue
+	rmsg     int     // index of the oldest message in flight (its reply comes next)
+	roff     int     // bytes of rmsg's reply received
+	inflight int     // queued or sent, reply not complete
+	head     int     // ring slot of rmsg's time stamp
+	wpos     int     // unwritten requests: ms.req[wpos:wend]
+	wend     int     //
+	ring     []int64 // per message in flight: send time (closed) or intended time (open), ns
+
+	since   int64 // connect started, or last progress while up (ns)
+	retryAt int64 // stDown: reconnect at
+	backoff int64 // next reconnect delay
+}
+
+// worker is one event loop, locked to its OS thread, owning every W-th
+// connection.
+type worker struct {
+	id    int
+	cfg   Config
+	ms    *messageSet
+	tm    *timing
+	ep    endpoint
+	stop  *atomic.Bool
+	secs  *seconds
+	t     *tally
+	epfd  int
+	conns []conn
+	gidx  []int // global connection number of conns[i]
+	evs   []unix.EpollEvent
+	buf   []byte
+	ts    unix.Timespec
+	nopw2 bool // epoll_pwait2 unavailable
+
+	connecting int
+	nextTick   int64
+
+	// Open loop: the schedule cursor (period k, slot s) and its time.
+	open      bool
+	nsPerMsg  float64
+	k         int64
+	s         int
+	nextSend  int64
+	ringMask  int
+	secIdx    int            // current second of the series
+	secEnd    int64          // when it ends (ns)
+	secHist   *hdr.Histogram // its latencies
+	highestUS int64
+}
+
+func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
+	tm := &timing{
+		measureStart: int64(cfg.Warmup),
+		end:          int64(cfg.Warmup + cfg.Duration),
+		timeout:      int64(cfg.Timeout),
+	}
+	nsec := int((cfg.Duration + time.Second - 1) / time.Second)
+	secs := &seconds{cfg: cfg}
+	var stop atomic.Bool
+	ringCap := ringCapacity(cfg)
+
+	ws := make([]*worker, cfg.Workers)
+	for i := range ws {
+		ep, err := newEndpoint(target)
+		if err != nil {
+			return nil, err
+		}
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			for _, w := range ws[:i] {
+				unix.Close(w.epfd)
+			}
+			return nil, fmt.Errorf("loadgen: epoll_create1: %w", err)
+		}
+		w := &worker{
+			id: i, cfg: cfg, ms: ms, tm: tm, ep: ep, stop: &stop, secs: secs,
+			t: newTally(cfg, nsec), epfd: epfd,
+			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
+			open: cfg.Rate > 0, ringMask: ringCap - 1,
+			secHist: newHist(cfg, 2), highestUS: highestUS(cfg),
+		}
+		n := (cfg.Conns - i + cfg.Workers - 1) / cfg.Workers
+		w.conns = make([]conn, n)
+		w.gidx = make([]int, n)
+		slab := make([]int64, n*ringCap)
+		for j := range w.conns {
+			w.gidx[j] = i + j*cfg.Workers
+			w.conns[j] = conn{fd: -1, idx: int32(j), backoff: backoffMinNs, ring: slab[j*ringCap : (j+1)*ringCap : (j+1)*ringCap]}
+		}
+		if w.open {
+			w.nsPerMsg = 1e9 / cfg.Rate
+			w.nextSend = w.intended()
+		}
+		ws[i] = w
+	}
+
+	done := make(chan struct{})
+	go watchStop(ctx, &stop, done)
+	var wg sync.WaitGroup
+	tm.base = time.Now()
+	for _, w := range ws {
+		w.secEnd = tm.measureStart + int64(time.Second)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.loop()
+		}()
+	}
+	wg.Wait()
+	close(done)
+
+	ts := make([]*tally, len(ws))
+	for i, w := range ws {
+		ts[i] = w.t
+	}
+	res, err := assemble(cfg, tm, secs, ts)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("loadgen: run cut short: %w", err)
+	}
+	return res, nil
+}
+
+// ringCapacity is how many messages a connection may have in flight: Depth
+// in the closed loop; in the open loop enough for twice the timeout at the
+// connection's share of the rate, within 16..65536.
+func ringCapacity(cfg Config) int {
+	want := cfg.Depth
+	if cfg.Rate > 0 {
+		perConn := cfg.Rate / float64(cfg.Conns)
+		want = int(math.Min(65536, perConn*cfg.Timeout.Seconds()*2+16))
+	}
+	c := 1
+	for c < want {
+		c <<= 1
+	}
+	return c
+}
+
+func (w *worker) now() int64 { return int64(time.Since(w.tm.base)) }
+
+func (w *worker) loop() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer w.closeAll()
+
+	now := w.now()
+	w.tick(now)
+	for {
+		if now >= w.tm.end || w.stop.Load() {
+			break
+		}
+		if now >= w.nextTick {
+			w.tick(now)
+		}
+		if w.open && now >= w.nextSend {
+			w.sendDue(now)
+			now = w.now()
+		}
+		wake := min(w.nextTick, w.tm.end)
+		if w.open {
+			wake = min(wake, w.nextSend)
+		}
+		n := w.wait(wake - now)
+		now = w.now()
+		if now >= w.secEnd {
+			w.roll(now)
+		}
+		for i := range n {
+			if i%clockEvery == clockEvery-1 {
+				now = w.now()
+			}
+			ev := &w.evs[i]
+			c := &w.conns[ev.Fd]
+			if c.gen != ev.Pad || c.state == stDown {
+				continue
+			}
+			if c.state == stConnecting {
+				w.finishConnect(c, now)
+				continue
+			}
+			if ev.Events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+				w.onReadable(c, now)
+				if c.gen != ev.Pad {
+					continue
+				}
+			}
+			if ev.Events&unix.EPOLLOUT != 0 {
+				w.flush(c, now)
+			}
+		}
+	}
+	w.t.stopped = min(now, w.tm.end)
+	w.secs.merge(w.secIdx, w.secHist)
+}
+
+// wait returns the number of ready events, waiting at most ns nanoseconds.
+func (w *worker) wait(ns int64) int {
+	var n int
+	var e unix.Errno
+	switch {
+	case ns <= 0:
+		n, e = pollNow(w.epfd, w.evs)
+	case !w.nopw2:
+		w.ts = unix.NsecToTimespec(ns)
+		n, e = pollWait(w.epfd, w.evs, &w.ts)
+		if e == unix.ENOSYS {
+			w.nopw2 = true
+			return 0
+		}
+	default:
+		ms := int((ns + 999_999) / 1_000_000)
+		var err error
+		n, err = unix.EpollWait(w.epfd, w.evs, ms)
+		if err != nil {
+			return 0
+		}
+	}
+	if e != 0 || n < 0 {
+		return 0 // EINTR (the runtime's preemption signal) and the like
+	}
+	return n
+}
+
+// roll hands the current second's latencies over once now has passed it.
+func (w *worker) roll(now int64) {
+	for now >= w.secEnd {
+		w.secs.merge(w.secIdx, w.secHist)
+		w.secHist.Reset()
+		w.secIdx++
+		w.secEnd += int64(time.Second)
+	}
+}
+
+// tick reconnects connections whose back-off has passed and drops those
+// whose connect, read or write has waited longer than the timeout.
+func (w *worker) tick(now int64) {
+	w.nextTick = now + tickNs
+	to := w.tm.timeout
+	for i := range w.conns {
+		c := &w.conns[i]
+		switch c.state {
+		case stDown:
+			if now >= c.retryAt && w.connecting < maxConnecting {
+				w.connect(i, now)
+			}
+		case stConnecting:
+			if now-c.since > to {
+				w.fail(c, kConnect, now)
+			}
+		case stUp:
+			if c.inflight > 0 && now-c.since > to {
+				w.fail(c, kTimeout, now)
+			}
+		}
+	}
+}
+
+func (w *worker) count(kind int, now int64) {
+	if now < w.tm.measureStart {
+		return
+	}
+	w.t.errors[kind]++
+	if s := w.secOf(now); s >= 0 {
+		w.t.secErrs[s]++
+	}
+}
+
+func (w *worker) secOf(now int64) int {
+	s := int((now - w.tm.measureStart) / int64(time.Second))
+	if s < 0 || s >= len(w.t.secErrs) {
+		return -1
+	}
+	return s
+}
+
+// connect opens conns[i] towards the server.
+func (w *worker) connect(i int, now int64) {
+	c := &w.conns[i]
+	fd, err := unix.Socket(w.ep.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		w.count(kConnect, now)
+		w.down(c, now)
+		return
+	}
+	if w.ep.tcp {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	err = unix.Connect(fd, w.ep.sa)
+	state, events := stUp, uint32(unix.EPOLLIN)
+	switch err {
+	case nil:
+	case unix.EINPROGRESS:
+		state, events = stConnecting, unix.EPOLLOUT
+	default: // refused, or a unix socket's backlog is full (EAGAIN)
+		unix.Close(fd)
+		w.count(kConnect, now)
+		w.down(c, now)
+		return
+	}
+	c.fd, c.state, c.events, c.since = fd, state, events, now
+	ev := unix.EpollEvent{Events: events, Fd: c.idx, Pad: c.gen}
+	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		unix.Close(fd)
+		w.count(kConnect, now)
+		w.down(c, now)
+		return
+	}
+	if state == stConnecting {
+		w.connecting++
+		return
+	}
+	w.established(c, now)
+}
+
+// finishConnect completes a non-blocking connect.
+func (w *worker) finishConnect(c *conn, now int64) {
+	w.connecting--
+	c.state = stUp
+	if soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {
+		w.fail(c, kConnect, now)
+		return
+	}
+	w.established(c, now)
+}
+
+// established starts traffic on a fresh connection: Depth messages in the
+// closed loop; in the open loop, whatever was queued while connecting.
+func (w *worker) established(c *conn, now int64) {
+	w.t.connects++
+	c.since = now
+	if w.open {
+		for j := range c.inflight {
+			w.recordLag(now, c.ring[(c.head+j)&w.ringMask])
+		}
+	} else {
+		for range w.cfg.Depth {
+			w.enqueue(c, now, now)
+		}
+	}
+	w.flush(c, now)
+}
+
+// down marks c closed and schedules its reconnect.
+func (w *worker) down(c *conn, now int64) {
+	c.fd, c.state, c.events = -1, stDown, 0
+	c.gen++
+	c.inflight, c.head, c.roff, c.rmsg = 0, 0, 0, c.next
+	c.wpos, c.wend = 0, 0
+	c.retryAt = now + c.backoff
+	c.backoff = min(2*c.backoff, backoffMaxNs)
+}
+
+// fail counts an error of kind, closes c and schedules its replacement; the
+// messages in flight on it are abandoned.
+func (w *worker) fail(c *conn, kind int, now int64) {
+	w.count(kind, now)
+	if now >= w.tm.measureStart {
+		w.t.abandoned += int64(c.inflight)
+	}
+	if c.state == stConnecting {
+		w.connecting--
+	}
+	unix.Close(c.fd)
+	w.down(c, now)
+}
+
+// enqueue appends the next message to c's unwritten requests, stamped t. It
+// reports false when c has no room (ring full, or a whole message set
+// unwritten).
+func (w *worker) enqueue(c *conn, t, now int64) bool {
+	if c.inflight > w.ringMask {
+		return false
+	}
+	ms := w.ms
+	i := c.next
+	l := ms.reqOff[i+1] - ms.reqOff[i]
+	if c.wpos == c.wend {
+		c.wpos, c.wend = ms.reqOff[i], ms.reqOff[i]
+	} else if c.wend+l-c.wpos > ms.reqLen {
+		return false
+	}
+	c.wend += l
+	if c.inflight == 0 {
+		c.since = now
+	}
+	c.ring[(c.head+c.inflight)&w.ringMask] = t
+	c.inflight++
+	if c.next++; c.next == ms.n {
+		c.next = 0
+	}
+	return true
+}
+
+// flush writes c's unwritten requests until done or the socket is full, and
+// asks for EPOLLOUT only while something is left.
+func (w *worker) flush(c *conn, now int64) {
+	for c.wpos < c.wend {
+		n, e := rawWrite(c.fd, w.ms.req[c.wpos:c.wend])
+		if e == unix.EAGAIN {
+			break
+		}
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			w.fail(c, kWrite, now)
+			return
+		}
+		c.wpos += n
+		c.since = now
+	}
+	if c.wpos >= w.ms.reqLen {
+		c.wpos -= w.ms.reqLen
+		c.wend -= w.ms.reqLen
+	}
+	want := uint32(unix.EPOLLIN)
+	if c.wpos < c.wend {
+		want |= unix.EPOLLOUT
+	}
+	if want != c.events {
+		c.events = want
+		ev := unix.EpollEvent{Events: want, Fd: c.idx, Pad: c.gen}
+		if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
+			w.fail(c, kWrite, now)
+		}
+	}
+}
+
+// onReadable reads what the server sent and verifies it byte for byte
+// against the replies owed, oldest first.
+func (w *worker) onReadable(c *conn, now int64) {
+	ms := w.ms
+	done := 0
+	for {
+		n, e := rawRead(c.fd, w.buf)
+		if e == unix.EAGAIN {
+			break
+		}
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			w.fail(c, kRead, now)
+			return
+		}
+		if n == 0 {
+			if c.inflight > 0 {
+				w.fail(c, kShortRead, now)
+			} else {
+				w.fail(c, kRead, now) // closed while idle
+			}
+			return
+		}
+		c.since = now
+		data := w.buf[:n]
+		for len(data) > 0 {
+			if c.inflight == 0 {
+				w.fail(c, kMismatch, now) // bytes nobody asked for
+				return
+			}
+			exp := ms.rep[ms.repOff[c.rmsg]+c.roff : ms.repOff[c.rmsg+1]]
+			k := min(len(exp), len(data))
+			if string(exp[:k]) != string(data[:k]) {
+				w.fail(c, kMismatch, now)
+				return
+			}
+			data = data[k:]
+			if k < len(exp) {
+				c.roff += k
+				break
+			}
+			w.complete(c, now)
+			done++
+		}
+		if n < len(w.buf) {
+			break
+		}
+	}
+	if done > 0 && !w.open {
+		c.backoff = backoffMinNs
+		for range done {
+			w.enqueue(c, now, now)
+		}
+		w.flush(c, now)
+	} else if done > 0 {
+		c.backoff = backoffMinNs
+	}
+}
+
+// complete records the reply to c's oldest message.
+func (w *worker) complete(c *conn, now int64) {
+	t0 := c.ring[c.head&w.ringMask]
+	c.head = (c.head + 1) & w.ringMask
+	c.inflight--
+	c.roff = 0
+	if c.rmsg++; c.rmsg == w.ms.n {
+		c.rmsg = 0
+	}
+	if now < w.tm.measureStart {
+		return
+	}
+	us := min((now-t0)/1000, w.highestUS)
+	_ = w.t.hist.RecordValue(us)
+	_ = w.secHist.RecordValue(us)
+	w.t.requests++
+	if s := w.secOf(now); s >= 0 {
+		w.t.secReqs[s]++
+	}
+}
+
+func (w *worker) recordLag(now, intended int64) {
+	if now < w.tm.measureStart {
+		return
+	}
+	_ = w.t.lag.RecordValue(min(max(0, now-intended)/1000, w.highestUS))
+}
+
+// intended is the scheduled time of the cursor's message: connection g's
+// k-th message is due at (g + k*Conns) / Rate.
+func (w *worker) intended() int64 {
+	return int64(float64(int64(w.gidx[w.s])+w.k*int64(w.cfg.Conns)) * w.nsPerMsg)
+}
+
+// sendDue sends every open-loop message whose time has come.
+func (w *worker) sendDue(now int64) {
+	for budget := sendBudget; budget > 0 && w.nextSend <= now; budget-- {
+		c := &w.conns[w.s]
+		switch {
+		case c.state == stDown || !w.enqueue(c, w.nextSend, now):
+			if now >= w.tm.measureStart {
+				w.t.unsent++
+			}
+		case c.state == stUp:
+			w.recordLag(now, w.nextSend)
+			w.flush(c, now)
+		}
+		if w.s++; w.s == len(w.conns) {
+			w.s = 0
+			w.k++
+		}
+		w.nextSend = w.intended()
+	}
+}
+
+// closeAll closes every connection and the epoll instance.
+func (w *worker) closeAll() {
+	for i := range w.conns {
+		if c := &w.conns[i]; c.fd >= 0 {
+			unix.Close(c.fd)
+			c.fd = -1
+		}
+	}
+	unix.Close(w.epfd)
+}
