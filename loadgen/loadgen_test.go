@@ -341,7 +341,7 @@ func TestOpenLoopRate(t *testing.T) {
 	noErrors(t, res)
 	assert.InDelta(t, 3000, res.RPS, 150)
 	assert.Zero(t, res.Unsent)
-	assert.Equal(t, res.Requests, res.SendLag.Count, "one send-lag sample per message")
+	assert.InDelta(t, res.Requests, res.SendLag.Count, 30, "one send-lag sample per message sent")
 	require.Len(t, res.Series, 1)
 	assert.InDelta(t, 3000, res.Series[0].Requests, 150)
 }

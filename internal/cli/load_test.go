@@ -1,0 +1,97 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"archbench/loadgen"
+	"archbench/protocol"
+	"archbench/servers"
+)
+
+func TestLoadUsageErrorsExit2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "bad framing", args: []string{"--framing", "json"}, want: "--framing"},
+		{name: "bad network", args: []string{"--network", "udp"}, want: "network"},
+		{name: "bad content", args: []string{"--content", "latin1"}, want: "content"},
+		{name: "bad format", args: []string{"--format", "xml"}, want: "--format"},
+		{name: "bad size", args: []string{"--size", "big"}, want: "bad size"},
+		{name: "zero conns", args: []string{"--conns", "0"}, want: "--conns"},
+		{name: "negative rate", args: []string{"--rate", "-5"}, want: "rate"},
+		{name: "depth with rate", args: []string{"--rate", "100", "--depth", "4"}, want: "depth"},
+		{name: "zero duration", args: []string{"--duration", "0s"}, want: "--duration"},
+		{name: "too many conns", args: []string{"--conns", "100000000", "--duration", "1s"}, want: "RLIMIT_NOFILE"},
+		{name: "stray argument", args: []string{"now"}, want: "unexpected argument"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var o, e bytes.Buffer
+			err := Run(context.Background(), append([]string{"load"}, tt.args...), &o, &e)
+			require.Error(t, err)
+			assert.Equal(t, 2, ExitCode(err))
+			assert.Contains(t, err.Error(), tt.want)
+			assert.NotContains(t, err.Error(), "\n", "one line")
+			assert.Empty(t, o.String(), "stdout stays clean")
+		})
+	}
+}
+
+func startGoroutineServer(t *testing.T, f protocol.Framing) string {
+	t.Helper()
+	srv, err := servers.New("goroutine", servers.Config{Addr: "127.0.0.1:0", Framing: f})
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return srv.Addr().String()
+}
+
+func TestLoadJSONAndHgrm(t *testing.T) {
+	addr := startGoroutineServer(t, protocol.Line)
+	hgrm := filepath.Join(t.TempDir(), "lat.hgrm")
+	out, errOut, code := run("load", "--addr", addr, "--framing", "line", "--content", "utf8", "--conns", "2",
+		"--size", "100B", "--duration", "300ms", "--format", "json", "--hgrm", hgrm)
+	require.Zero(t, code, errOut)
+	var res loadgen.Result
+	require.NoError(t, json.Unmarshal([]byte(out), &res), "stdout is the JSON result alone")
+	assert.Positive(t, res.Requests)
+	assert.Zero(t, res.Mismatches)
+	assert.Equal(t, 100, res.Config.Size)
+	assert.Equal(t, protocol.Line, res.Config.Framing)
+
+	b, err := os.ReadFile(hgrm)
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), " Value\tPercentile\tTotalCount\t1/(1-Percentile)"), "hgrm header")
+	assert.Contains(t, string(b), "#[Mean")
+}
+
+func TestLoadTextAgainstDeadServerStillReports(t *testing.T) {
+	addr := startGoroutineServer(t, protocol.Raw)
+	// A server that is gone: errors are counted, the summary still prints.
+	out, errOut, code := run("load", "--addr", "127.0.0.1:1", "--duration", "200ms")
+	require.Zero(t, code, errOut)
+	assert.Contains(t, out, "Requests/sec:")
+	assert.Regexp(t, `connect [1-9]`, out)
+
+	out, errOut, code = run("load", "--addr", addr, "--conns", "3", "--rate", "500", "--duration", "300ms")
+	require.Zero(t, code, errOut)
+	assert.Contains(t, out, "Target/sec:")
+	assert.Contains(t, out, "mismatch 0")
+	assert.Contains(t, errOut, "load:", "progress goes to stderr")
+}

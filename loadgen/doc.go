@@ -1,0 +1,84 @@
+// Package loadgen is archbench's load generator: it drives one server over
+// many connections, verifies every reply byte for byte against the protocol
+// package's transform, and measures latency in an HdrHistogram.
+//
+// # Loops
+//
+// Closed loop (Config.Rate = 0): each of Conns connections keeps Depth
+// messages in flight (pipelining above 1); a verified reply sends the next
+// message. Latency runs from the write of a message to the last byte of its
+// reply.
+//
+// Open loop (Rate > 0): Rate messages per second in total on a fixed
+// schedule: connection g's k-th message is due at (g + k·Conns)/Rate seconds
+// after the start, so sends are spread evenly across the connections and
+// time. A message is sent when due, whether or not earlier replies have come
+// back. Its latency runs from its intended send time, not from when it was
+// actually written (wrk2's correction for coordinated omission): a server
+// stall shows in the latency of every message scheduled during it, and the
+// generator's own lateness (SendLag) cannot hide anything either. A message
+// whose connection is down when it is due is not sent (Result.Unsent).
+//
+// # Verification and errors
+//
+// A small set of messages and their exact replies is generated up front
+// (protocol.AppendRequest and protocol.AppendReply), so the hot path only
+// compares bytes. A connection's replies must arrive in order; with raw
+// framing a reply is the transform's output length of bytes. A wrong byte is
+// a mismatch; a clean close before a reply is complete is a short_read; a
+// failed connect, read or write, or a connect, read or write that makes no
+// progress for Config.Timeout (connect timeouts count as connect), are
+// counted by kind. After any error the connection is closed and replaced by
+// a fresh one with nothing in flight, so late bytes are never matched to
+// the wrong message. Replacements back off 10 ms doubling to 500 ms per
+// connection (reset by a verified reply), so a dead server is not hammered.
+//
+// # Event loops
+//
+// Workers event loops (goroutines locked to OS threads), each with its own
+// epoll instance, own every Workers-th connection on non-blocking sockets
+// and never share state while running. Reads and writes are raw system
+// calls; the clock is read after each epoll_wait and every 16 events. Each
+// loop keeps its own histograms; they are merged at the end. Run ends at
+// Warmup+Duration whatever the server does: epoll waits never outlast the
+// next timeout check (5 ms). Run raises RLIMIT_NOFILE's soft limit to the
+// hard limit and refuses (ErrFDLimit) a Conns that cannot fit.
+//
+// # JSON schema of Result (schema 1)
+//
+// Stability: fields are only added. A field that changes meaning or goes
+// away bumps "schema". Times are microseconds unless the name says
+// otherwise; everything counted is counted after the warm-up only.
+//
+//	schema        int     SchemaVersion (1)
+//	config        object  the Config run, defaults filled in, workers = loops used:
+//	                        network, addr, framing ("raw"|"line"|"length"), conns,
+//	                        depth, rate (msg/s, omitted = closed loop), size (bytes),
+//	                        content ("ascii"|"utf8"), warmup, duration, timeout
+//	                        (Go durations in nanoseconds), workers, seed
+//	start         string  RFC 3339 UTC time the run (warm-up included) started
+//	elapsed_s     float   measured seconds (Duration, less if cancelled)
+//	requests      int     replies received and verified byte for byte
+//	errors        object  count by kind, every kind present: connect, read,
+//	                        write, timeout, short_read, mismatch
+//	mismatches    int     = errors.mismatch
+//	unsent        int     open loop: due messages not sent (connection down or
+//	                        its in-flight queue full)
+//	abandoned     int     messages in flight on connections dropped for errors
+//	connects      int     connections established, warm-up included
+//	rps           float   requests / elapsed_s (achieved)
+//	target_rps    float   config.rate; 0 for a closed loop
+//	mb_per_s      float   payload megabytes (10^6 bytes) per second, each way
+//	latency_us    object  min, mean, p50, p90, p99, p999, p9999, max (µs,
+//	                        1 µs resolution, 3 significant digits) and count;
+//	                        all 0 when nothing was verified
+//	send_lag_us   object  same shape: open loop, how late each message was
+//	                        written against its schedule; zero for a closed loop
+//	series        array   one object per measured second: t (seconds since
+//	                        the warm-up ended), requests, rps (requests over the
+//	                        second's length; the last may be partial), p99_us
+//	                        (2 significant digits), errors
+//	histogram     string  base64 of the merged latency histogram (µs) in
+//	                        HdrHistogram's V2 compressed encoding: decode with
+//	                        hdrhistogram.Decode or Result.DecodeHistogram
+package loadgen
