@@ -90,8 +90,20 @@ func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parse parses args; -h prints usage and yields errHelp (exit 0).
+// parse parses args, which must be flags only; -h prints usage and yields
+// errHelp (exit 0).
 func parse(fs *flag.FlagSet, args []string) error {
+	if err := parseWithArgs(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}
+
+// parseWithArgs is parse for commands that take positional arguments.
+func parseWithArgs(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()
@@ -99,9 +111,6 @@ func parse(fs *flag.FlagSet, args []string) error {
 	}
 	if err != nil {
 		return usagef("%s: %v", fs.Name(), err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("%s: unexpected argument %q", fs.Name(), fs.Arg(0))
 	}
 	return nil
 }

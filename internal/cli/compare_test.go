@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"archbench/loadgen"
+	"archbench/results"
+)
+
+func writeRun(t *testing.T, dir string, rps ...float64) string {
+	t.Helper()
+	r := &results.Run{Schema: results.SchemaVersion, Suite: "quick", Archs: []string{"epoll"}, Reps: len(rps),
+		Scenarios: []results.Scenario{{Name: "conns64"}}}
+	for i, v := range rps {
+		r.Samples = append(r.Samples, results.Sample{Scenario: "conns64", Arch: "epoll", Rep: i + 1, Exit: results.ExitClean,
+			Result: &loadgen.Result{RPS: v, Latency: loadgen.LatencyUS{P99: 100}}})
+	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	f, err := os.Create(filepath.Join(dir, "results.json"))
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, results.WriteJSON(f, r))
+	return dir
+}
+
+func TestCompareCommand(t *testing.T) {
+	tmp := t.TempDir()
+	a := writeRun(t, filepath.Join(tmp, "a"), 100, 101, 99, 98, 102)
+	b := writeRun(t, filepath.Join(tmp, "b"), 200, 201, 199, 198, 202)
+	out, _, code := run("compare", a, filepath.Join(b, "results.json"))
+	require.Zero(t, code)
+	assert.Contains(t, out, "+100.0%")
+	assert.Contains(t, out, "p=0.008")
+
+	out, _, code = run("compare", a, a)
+	require.Zero(t, code)
+	assert.Contains(t, out, "~ (p=1.00)")
+
+	_, _, code = run("compare", a)
+	assert.Equal(t, 2, code)
+	_, _, code = run("compare", a, filepath.Join(tmp, "missing"))
+	assert.Equal(t, 2, code)
+}
