@@ -1,0 +1,19 @@
+package epoll
+
+import (
+	"archbench/servers"
+	"archbench/servers/internal/evloop"
+)
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:    "epoll",
+		Summary: "hand-written event loop on epoll(7), level-triggered, --loops loops",
+		New:     New,
+	})
+}
+
+// New returns an unstarted epoll(7) event-loop server for cfg.
+func New(cfg servers.Config) (servers.Server, error) {
+	return evloop.NewServer(cfg, evloop.NewEpoll)
+}

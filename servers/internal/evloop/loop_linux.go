@@ -1,0 +1,475 @@
+package evloop
+
+import (
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"archbench/protocol"
+	"archbench/servers"
+)
+
+const (
+	// ReadBufSize is each loop's read buffer, shared by all its connections:
+	// a connection holds no input buffer of its own between reads.
+	ReadBufSize = 64 << 10
+	// acceptBatch bounds the accepts per readiness of the listener, so that
+	// with several loops a burst of connections is spread among them.
+	acceptBatch = 16
+	// keepOutCap: a drained output buffer larger than this is dropped
+	// rather than kept, so a once-slow idle connection does not pin megabytes.
+	keepOutCap = 256 << 10
+)
+
+// wakeValue is what an eventfd write adds to its counter.
+var wakeValue = binary.NativeEndian.AppendUint64(nil, 1)
+
+// conn is one connection; only its loop touches it.
+type conn struct {
+	fd     int
+	idx    int           // position in loop.list
+	peer   unix.Sockaddr // for logs
+	codec  protocol.Codec
+	out    []byte // out[off:] is pending output
+	off    int
+	watch  Events    // interest registered with the poller
+	paused bool      // pending output reached OutCap: not reading until it halves
+	eof    bool      // input is over (EOF, protocol error, shutdown): close once drained
+	last   time.Time // last progress, read or write, for IdleTimeout
+}
+
+func (c *conn) pending() int { return len(c.out) - c.off }
+
+// loop is one event loop: a goroutine, its poller, its wake eventfd and the
+// connections it accepted.
+type loop struct {
+	s   *Server
+	id  int
+	p   Poller
+	lfd int // the shared listener
+
+	wakeMu     sync.Mutex // orders wakeUp (other goroutines) against closing wake
+	wake       int        // eventfd, written to wake the loop
+	wakeClosed bool
+
+	lnHeld    bool      // still counted in Server.lnRefs
+	lnWatched bool      // listener registered with p
+	resumeAt  time.Time // accept paused after an error until then (zero: not paused)
+	backoff   servers.Backoff
+
+	rbuf  []byte
+	wbuf  [8]byte
+	evs   []Event
+	conns []*conn // by fd
+	list  []*conn // every open connection, for sweeps
+	now   time.Time
+
+	idle      time.Duration // Config.IdleTimeout
+	sweepIvl  time.Duration
+	nextSweep time.Time
+	outCap    int
+	tcp       bool
+	codecCfg  protocol.CodecConfig
+	log       *slog.Logger
+	draining  bool
+}
+
+func newLoop(s *Server, id, lfd int) (*loop, error) {
+	p, err := s.newPoller()
+	if err != nil {
+		return nil, err
+	}
+	l := &loop{
+		s: s, id: id, p: p, lfd: lfd, wake: -1,
+		rbuf:     make([]byte, ReadBufSize),
+		evs:      make([]Event, 0, 64),
+		idle:     s.Cfg.IdleTimeout,
+		outCap:   s.Cfg.OutCap,
+		tcp:      s.Cfg.Network != "unix",
+		codecCfg: s.Cfg.Codec(),
+		log:      s.Log.With("loop", id, "poller", p.Name()),
+		now:      time.Now(),
+	}
+	if l.idle > 0 {
+		l.sweepIvl = min(max(l.idle/4, time.Millisecond), time.Second)
+		l.nextSweep = l.now.Add(l.sweepIvl)
+	}
+	l.wake, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
+	if err != nil {
+		l.wake = -1
+		l.closeFDs()
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	if err := p.Add(l.wake, Readable); err != nil {
+		l.closeFDs()
+		return nil, fmt.Errorf("watch wake fd: %w", err)
+	}
+	if err := p.Add(lfd, Readable); err != nil {
+		l.closeFDs()
+		return nil, fmt.Errorf("watch listener fd: %w", err)
+	}
+	l.lnHeld, l.lnWatched = true, true
+	return l, nil
+}
+
+// closeFDs closes the loop's own descriptors: poller and wake eventfd.
+func (l *loop) closeFDs() {
+	_ = l.p.Close()
+	l.wakeMu.Lock()
+	if l.wake >= 0 && !l.wakeClosed {
+		_ = unix.Close(l.wake)
+	}
+	l.wakeClosed = true
+	l.wakeMu.Unlock()
+}
+
+// wakeUp makes the loop's Wait return; any goroutine may call it.
+func (l *loop) wakeUp() {
+	l.wakeMu.Lock()
+	defer l.wakeMu.Unlock()
+	if !l.wakeClosed {
+		_, _ = unix.Write(l.wake, wakeValue)
+	}
+}
+
+func (l *loop) run() {
+	defer l.s.loopExited()
+	defer l.exit()
+	for {
+		if l.s.force.Load() {
+			return
+		}
+		if !l.draining && l.s.stopping.Load() {
+			l.drain()
+		}
+		if l.draining && len(l.list) == 0 {
+			return
+		}
+		evs, err := l.p.Wait(l.evs[:0], l.timeout())
+		l.evs = evs
+		if err != nil {
+			l.s.fail(fmt.Errorf("%w: %s loop %d: %w", servers.ErrStopped, l.p.Name(), l.id, err))
+			return
+		}
+		l.now = time.Now()
+		for _, e := range evs {
+			l.dispatch(e)
+		}
+		l.timers()
+	}
+}
+
+// timeout is how long Wait may block: until accepting resumes or the next
+// idle sweep, or forever.
+func (l *loop) timeout() time.Duration {
+	if l.draining {
+		return -1 // only the wake fd and flushing connections matter now
+	}
+	d := time.Duration(-1)
+	now := time.Now()
+	if !l.resumeAt.IsZero() {
+		d = max(l.resumeAt.Sub(now), 0)
+	}
+	if l.idle > 0 {
+		if s := max(l.nextSweep.Sub(now), 0); d < 0 || s < d {
+			d = s
+		}
+	}
+	return d
+}
+
+func (l *loop) timers() {
+	if !l.resumeAt.IsZero() && !l.now.Before(l.resumeAt) && !l.draining {
+		l.resumeAt = time.Time{}
+		if err := l.p.Add(l.lfd, Readable); err != nil {
+			d := l.backoff.Next()
+			l.log.Warn("cannot watch the listener again; retrying", "err", err, "retry_in", d)
+			l.resumeAt = l.now.Add(d)
+		} else {
+			l.lnWatched = true
+		}
+	}
+	if l.idle > 0 && !l.now.Before(l.nextSweep) {
+		l.nextSweep = l.now.Add(l.sweepIvl)
+		for i := len(l.list) - 1; i >= 0; i-- {
+			if c := l.list[i]; l.now.Sub(c.last) >= l.idle {
+				l.log.Info("closing idle connection", "remote", peer(c.peer), "idle_timeout", l.idle)
+				l.close(c)
+			}
+		}
+	}
+}
+
+func (l *loop) dispatch(e Event) {
+	switch e.FD {
+	case l.wake:
+		_, _ = unix.Read(l.wake, l.wbuf[:])
+		return
+	case l.lfd:
+		if l.lnWatched {
+			l.accept()
+		}
+		return
+	}
+	if e.FD < 0 || e.FD >= len(l.conns) || l.conns[e.FD] == nil {
+		return // closed earlier in this batch
+	}
+	c := l.conns[e.FD]
+	if e.Events&Writable != 0 && c.pending() > 0 && !l.flush(c) {
+		return
+	}
+	if e.Events&Readable != 0 && c.watch&Readable != 0 && !l.read(c) {
+		return
+	}
+	if e.Events&Hangup != 0 {
+		// Both directions are gone (or the socket failed): nothing more
+		// can be delivered.
+		l.close(c)
+		return
+	}
+	l.settle(c)
+}
+
+// accept takes up to acceptBatch connections from the listener. On EMFILE
+// and the like the listener is unwatched for a back-off delay: with a
+// level-triggered poller, watching it would report it ready at once again
+// and spin.
+func (l *loop) accept() {
+	for range acceptBatch {
+		fd, sa, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err != nil {
+			if err == unix.EAGAIN {
+				return
+			}
+			if servers.IsRetryable(err) {
+				continue // the peer gave up first (ECONNABORTED) and kin
+			}
+			d := l.backoff.Next()
+			l.s.AcceptFailed(fmt.Errorf("accept4: %w", err), d)
+			l.unwatchListener()
+			l.resumeAt = l.now.Add(d)
+			return
+		}
+		l.backoff.Reset()
+		l.open(fd, sa)
+	}
+}
+
+func (l *loop) unwatchListener() {
+	if l.lnWatched {
+		_ = l.p.Del(l.lfd)
+		l.lnWatched = false
+	}
+}
+
+func (l *loop) open(fd int, sa unix.Sockaddr) {
+	if fd > l.p.MaxFD() {
+		_ = unix.Close(fd)
+		l.s.Reject("fd too high for "+l.p.Name(), "fd", fd, "max_fd", l.p.MaxFD(), "remote", peer(sa))
+		return
+	}
+	if !l.s.Admit() {
+		_ = unix.Close(fd)
+		return
+	}
+	if l.tcp {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+	if err := l.p.Add(fd, Readable); err != nil {
+		_ = unix.Close(fd)
+		l.s.Release()
+		l.log.Warn("closing new connection: cannot watch it", "remote", peer(sa), "err", err)
+		return
+	}
+	c := &conn{fd: fd, peer: sa, watch: Readable, last: l.now, idx: len(l.list)}
+	c.codec.Reset(l.codecCfg)
+	if fd >= len(l.conns) {
+		l.conns = append(l.conns, make([]*conn, fd+1-len(l.conns))...)
+	}
+	l.conns[fd] = c
+	l.list = append(l.list, c)
+}
+
+// read reads once into the loop's buffer, transforms, and writes at once.
+// It reports false when c was closed.
+func (l *loop) read(c *conn) bool {
+	if c.off > 0 && c.off >= len(c.out)/2 {
+		// Compact before appending: each byte moves at most once per halving.
+		c.out = c.out[:copy(c.out, c.out[c.off:])]
+		c.off = 0
+	}
+	n, err := unix.Read(c.fd, l.rbuf)
+	var perr error
+	switch {
+	case err == unix.EAGAIN || err == unix.EINTR:
+		return true
+	case err != nil: // ECONNRESET and the like: nobody is left to answer
+		l.log.Debug("closing connection: read failed", "remote", peer(c.peer), "err", err)
+		l.close(c)
+		return false
+	case n == 0: // EOF: the client is done sending; answer what is owed
+		c.eof = true
+		c.out, perr = c.codec.Finish(c.out)
+	default:
+		c.last = l.now
+		c.out, perr = c.codec.Feed(c.out, l.rbuf[:n])
+		if perr != nil {
+			c.eof = true // flush the replies before the bad message, then close
+		}
+	}
+	if perr != nil {
+		l.log.Warn("closing connection: protocol error", "remote", peer(c.peer), "err", perr)
+	}
+	return l.flush(c)
+}
+
+// flush writes pending output until the socket is full. It closes c once
+// its input is over and all output is written, reporting false.
+func (l *loop) flush(c *conn) bool {
+	for c.off < len(c.out) {
+		want := len(c.out) - c.off
+		n, err := unix.Write(c.fd, c.out[c.off:])
+		if n > 0 {
+			c.off += n
+			c.last = l.now
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil && err != unix.EAGAIN { // EPIPE, ECONNRESET
+			l.log.Debug("closing connection: write failed", "remote", peer(c.peer), "err", err)
+			l.close(c)
+			return false
+		}
+		if n < want {
+			break // the socket buffer is full
+		}
+	}
+	if c.off == len(c.out) {
+		c.off = 0
+		if cap(c.out) > keepOutCap {
+			c.out = nil
+		} else {
+			c.out = c.out[:0]
+		}
+		if c.eof {
+			l.close(c)
+			return false
+		}
+	}
+	return true
+}
+
+// settle registers what c waits for now: readable unless its input is
+// over or its pending output is at OutCap (backpressure: the client's
+// writes stall in the kernel, and the loop does not spin), writable while
+// output is pending.
+func (l *loop) settle(c *conn) {
+	p := c.pending()
+	if p >= l.outCap && !c.paused {
+		c.paused = true
+		l.s.paused.Add(1)
+	} else if c.paused && p <= l.outCap/2 {
+		c.paused = false
+		l.s.paused.Add(-1)
+	}
+	var want Events
+	if !c.eof && !c.paused {
+		want |= Readable
+	}
+	if p > 0 {
+		want |= Writable
+	}
+	if want == c.watch {
+		return
+	}
+	if err := l.p.Mod(c.fd, want); err != nil {
+		l.log.Warn("closing connection: cannot change its watch", "remote", peer(c.peer), "err", err)
+		l.close(c)
+		return
+	}
+	c.watch = want
+}
+
+func (l *loop) close(c *conn) {
+	_ = l.p.Del(c.fd)
+	_ = unix.Close(c.fd)
+	l.conns[c.fd] = nil
+	if c.paused {
+		l.s.paused.Add(-1)
+	}
+	last := l.list[len(l.list)-1]
+	last.idx = c.idx
+	l.list[c.idx] = last
+	l.list[len(l.list)-1] = nil
+	l.list = l.list[:len(l.list)-1]
+	l.s.Release()
+}
+
+// drain begins a graceful stop: the listener is released, every
+// connection stops reading, and each closes once its output is written.
+func (l *loop) drain() {
+	l.draining = true
+	l.resumeAt = time.Time{}
+	l.releaseListener()
+	for i := len(l.list) - 1; i >= 0; i-- {
+		c := l.list[i]
+		if !c.eof {
+			c.eof = true
+			var err error
+			if c.out, err = c.codec.Finish(c.out); err != nil {
+				l.log.Warn("closing connection: protocol error", "remote", peer(c.peer), "err", err)
+			}
+		}
+		if l.flush(c) {
+			l.settle(c)
+		}
+	}
+}
+
+func (l *loop) releaseListener() {
+	l.unwatchListener()
+	if l.lnHeld {
+		l.lnHeld = false
+		l.s.releaseListener()
+	}
+}
+
+// exit closes whatever is still open: connections (their pending output
+// is dropped), the listener reference, the poller and the wake fd.
+func (l *loop) exit() {
+	unsent := 0
+	for len(l.list) > 0 {
+		c := l.list[len(l.list)-1]
+		if c.pending() > 0 {
+			unsent++
+		}
+		l.close(c)
+	}
+	if unsent > 0 {
+		l.log.Warn("closed connections with unsent output", "connections", unsent)
+	}
+	l.releaseListener()
+	l.closeFDs()
+}
+
+// peer formats a socket address for logs.
+func peer(sa unix.Sockaddr) string {
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
+	case *unix.SockaddrUnix:
+		if a.Name == "" {
+			return "unix"
+		}
+		return a.Name
+	}
+	return "unknown"
+}

@@ -1,0 +1,19 @@
+package poll
+
+import (
+	"archbench/servers"
+	"archbench/servers/internal/evloop"
+)
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:    "poll",
+		Summary: "hand-written event loop on poll(2), --loops loops",
+		New:     New,
+	})
+}
+
+// New returns an unstarted poll(2) event-loop server for cfg.
+func New(cfg servers.Config) (servers.Server, error) {
+	return evloop.NewServer(cfg, evloop.NewPoll)
+}
