@@ -153,6 +153,7 @@ func TestSummarize(t *testing.T) {
 	// Both reach the target rate, so the lower p99 ranks first.
 	assert.Equal(t, []string{"epoll", "goroutine"}, archs(open))
 	assert.Equal(t, 1, open.Rows[0].Hangs)
+	assert.InDelta(t, 19995.0/20000, open.Rows[0].Ratio, 1e-12, "open loop: msg/s over the target")
 }
 
 func archs(t Table) []string {

@@ -55,7 +55,7 @@ type Row struct {
 
 	Errors     int64            // all load errors over every repetition
 	ErrorKinds map[string]int64 // by kind, over every repetition
-	Ratio      float64          // MsgS.Median over the best row's (NaN if unmeasured)
+	Ratio      float64          // MsgS.Median over the best row's, or over the target rate in an open loop (NaN if unmeasured)
 
 	Crashes, Hangs, Failed int // repetitions whose server crashed, hung, or that have no load result
 }
@@ -159,13 +159,16 @@ func rank(t *Table) {
 			best = r.MsgS.Median
 		}
 	}
+	target := t.Scenario.Load.Rate
+	if t.OpenLoop {
+		best = target // an open loop's msg/s is compared with its target
+	}
 	for i := range t.Rows {
 		t.Rows[i].Ratio = math.NaN()
 		if best > 0 {
 			t.Rows[i].Ratio = t.Rows[i].MsgS.Median / best
 		}
 	}
-	target := t.Scenario.Load.Rate
 	keepsUp := func(r Row) bool {
 		return t.OpenLoop && !math.IsNaN(r.MsgS.Median) && r.MsgS.Median >= KeepsUp*target && !math.IsNaN(r.P99.Median)
 	}

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"archbench/results"
+	"archbench/runner"
+	"archbench/scenarios"
+	"archbench/servers"
+)
+
+func init() {
+	register("run", "run a benchmark suite on every architecture and print the tables", runRun)
+}
+
+// runsDir is where `archbench run` writes its results unless --out says otherwise.
+const runsDir = "results/runs"
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--reps N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST]", stderr)
+	var (
+		suiteName, archList, out, serverCPUs, clientCPUs string
+		reps                                             int
+	)
+	fs.StringVar(&suiteName, "suite", scenarios.DefaultSuite, "embedded suite ("+strings.Join(scenarios.Names(), ", ")+") or a YAML file")
+	fs.StringVar(&archList, "arch", "", "comma-separated architectures (default: all, see archbench list)")
+	fs.IntVar(&reps, "reps", runner.DefaultReps, "repetitions of each scenario on each architecture")
+	fs.StringVar(&out, "out", "", "results directory (default "+runsDir+"/<UTC time>-<suite>)")
+	fs.StringVar(&serverCPUs, "server-cpus", "", "pin the server processes to these CPUs, e.g. 0 or 0-1 (default unpinned)")
+	fs.StringVar(&clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (default unpinned)")
+	if err := parse(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if reps < 1 {
+		return usagef("run: --reps %d: want at least 1", reps)
+	}
+	archs := servers.Names()
+	if archList != "" {
+		archs = nil
+		for _, a := range strings.Split(archList, ",") {
+			a = strings.TrimSpace(a)
+			if _, err := servers.Lookup(a); err != nil {
+				return usagef("run: --arch: unknown architecture %q (one of: %s)", a, strings.Join(servers.Names(), ", "))
+			}
+			if !slices.Contains(archs, a) {
+				archs = append(archs, a)
+			}
+		}
+	}
+	var cpus [2][]int
+	for i, f := range []struct{ name, v string }{{"server-cpus", serverCPUs}, {"client-cpus", clientCPUs}} {
+		if f.v == "" {
+			continue
+		}
+		c, err := runner.ParseCPUList(f.v)
+		if err == nil {
+			err = runner.CheckCPUs(c)
+		}
+		if err != nil {
+			return usagef("run: --%s: %v", f.name, err)
+		}
+		cpus[i] = c
+	}
+	suite, err := scenarios.Open(suiteName)
+	if err != nil {
+		return usagef("run: --suite: %v", err)
+	}
+	if err := suite.Validate(scenarios.Env{Archs: servers.Names(), MaxFDs: runner.FDLimit()}); err != nil {
+		return usagef("run: %v", err)
+	}
+	if out == "" {
+		out = filepath.Join(runsDir, time.Now().UTC().Format("20060102T150405Z")+"-"+suite.Name)
+	}
+	// Fail on an unwritable results directory now, not after the run.
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return usagef("run: --out: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	run, runErr := runner.Run(ctx, runner.Options{
+		Suite:      suite,
+		Archs:      archs,
+		Reps:       reps,
+		ServerCPUs: cpus[0],
+		ClientCPUs: cpus[1],
+		Progress:   stderr,
+	})
+	if run == nil {
+		return fmt.Errorf("run: %w", runErr)
+	}
+	if err := results.WriteDir(out, run); err != nil {
+		return fmt.Errorf("run: %w", errors.Join(runErr, err))
+	}
+	if err := results.WriteTables(stdout, run, results.Text); err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
+	fmt.Fprintf(stderr, "archbench run: results in %s (%s, %s, %s, %s)\n", out,
+		results.FileJSON, results.FileMD, results.FileCSV, results.FileBench)
+	if runErr != nil {
+		return fmt.Errorf("run: %w", runErr)
+	}
+	return nil
+}

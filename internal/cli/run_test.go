@@ -1,0 +1,47 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The run command itself is exercised end to end by
+// runner.TestBuiltBinaryEndToEnd; here only its usage errors.
+func TestRunUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	badKey := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(badKey, []byte("scenarios:\n  - name: a\n    description: d\n    load: {conns: 4, durtion: 1s}\n"), 0o644))
+	tooMany := filepath.Join(dir, "many.yaml")
+	require.NoError(t, os.WriteFile(tooMany, []byte("scenarios:\n  - name: a\n    description: d\n    load: {conns: 10000000, duration: 1s}\n"), 0o644))
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "unknown arch", args: []string{"run", "--arch", "goroutine,nope"}, want: `unknown architecture "nope"`},
+		{name: "zero reps", args: []string{"run", "--reps", "0"}, want: "--reps 0"},
+		{name: "missing suite", args: []string{"run", "--suite", filepath.Join(dir, "missing.yaml")}, want: "not an embedded suite"},
+		{name: "unknown key", args: []string{"run", "--suite", badKey}, want: `line 4: unknown key "durtion" in load`},
+		{name: "too many conns", args: []string{"run", "--suite", tooMany}, want: "RLIMIT_NOFILE"},
+		{name: "bad cpu list", args: []string{"run", "--server-cpus", "1-0"}, want: "--server-cpus"},
+		{name: "offline cpu", args: []string{"run", "--client-cpus", "1000"}, want: "not online"},
+		{name: "extra argument", args: []string{"run", "quick"}, want: "unexpected argument"},
+		{name: "unknown flag", args: []string{"run", "--bogus"}, want: "bogus"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var stdout bytes.Buffer
+			err := Run(context.Background(), tc.args, &stdout, io.Discard)
+			require.Error(t, err)
+			assert.Equal(t, 2, ExitCode(err), err.Error())
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Empty(t, stdout.String(), "stdout stays clean")
+		})
+	}
+}

@@ -1,0 +1,136 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"archbench/protocol"
+	"archbench/results"
+	"archbench/scenarios"
+	"archbench/servers"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// The command name may hold spaces and parentheses.
+	line := "1234 (my (odd) srv) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 5 0 100 1000000 300 18446744073709551615"
+	got, err := parseStatCPU(line)
+	require.NoError(t, err)
+	assert.InDelta(t, 3.25, got, 1e-9)
+	for _, bad := range []string{"", "1234 (x", "1 (x) S 1 2", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 u s"} {
+		_, err := parseStatCPU(bad)
+		assert.Error(t, err, bad)
+	}
+	cpu, err := procCPU(os.Getpid())
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, cpu, 0.0)
+}
+
+func TestParseVmHWM(t *testing.T) {
+	got, err := parseVmHWM([]byte("Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t    7424 kB\nVmRSS:\t 7000 kB\n"))
+	require.NoError(t, err)
+	assert.EqualValues(t, 7424<<10, got)
+	_, err = parseVmHWM([]byte("Name:\tx\n"))
+	assert.Error(t, err)
+	_, err = parseVmHWM([]byte("VmHWM:\t lots\n"))
+	assert.Error(t, err)
+	rss, err := procPeakRSS(os.Getpid())
+	require.NoError(t, err)
+	assert.Greater(t, rss, int64(1<<20))
+}
+
+func TestCPUList(t *testing.T) {
+	for in, want := range map[string][]int{"0": {0}, "0-1": {0, 1}, "0,2-3": {0, 2, 3}, "3,1,1-2": {1, 2, 3}, " 1 , 0 ": {0, 1}} {
+		got, err := ParseCPUList(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "a", "1-", "-1", "2-1", "0,,1", "5000", "0-5000"} {
+		_, err := ParseCPUList(in)
+		assert.Error(t, err, in)
+	}
+	assert.Equal(t, "unpinned", FormatCPUList(nil))
+	assert.Equal(t, "0-3,6,8-9", FormatCPUList([]int{9, 0, 1, 2, 3, 6, 8, 3}))
+	assert.NoError(t, CheckCPUs([]int{0}))
+	assert.Error(t, CheckCPUs([]int{maxCPUs - 1}))
+}
+
+func TestServeArgs(t *testing.T) {
+	assert.Equal(t, []string{"serve", "--arch", "epoll", "--addr", "127.0.0.1:0", "--network", "tcp", "--framing", "raw", "--log-level", "warn"},
+		serveArgs("epoll", servers.Config{}))
+	got := serveArgs("workerpool", servers.Config{Framing: protocol.Line, MaxMsg: 4096, Work: protocol.Work{CPU: 50 * time.Microsecond, Sleep: time.Millisecond},
+		Workers: 8, Loops: 2, MaxConns: 100, OutCap: 1 << 20, IdleTimeout: 30 * time.Second})
+	assert.Equal(t, "--framing line --log-level warn --max-msg 4096 --work-cpu 50µs --work-sleep 1ms --workers 8 --loops 2 --max-conns 100 --out-cap 1048576 --idle-timeout 30s",
+		strings.Join(got[7:], " "))
+	// Every flag exists in `archbench serve` (the CLI test parses them).
+}
+
+func TestTail(t *testing.T) {
+	tl := &tail{max: 8}
+	assert.Equal(t, "no stderr output", tl.String())
+	fmt.Fprint(tl, "hello\n")
+	fmt.Fprint(tl, "world\n")
+	assert.Equal(t, "o world", tl.String())
+}
+
+func TestEstimator(t *testing.T) {
+	e := &estimator{overhead: 250 * time.Millisecond}
+	sc := testScenario(t)
+	jobs := []job{{sc: sc}, {sc: sc}}
+	assert.Equal(t, 2*(1750*time.Millisecond), e.left(jobs))
+	e.add(jobs[0], 1.6) // 1.5 s planned + 0.1 s overhead
+	assert.Equal(t, 2*(1600*time.Millisecond), e.left(jobs))
+	e.add(jobs[0], 1.4) // faster than planned: no negative overhead
+	assert.Equal(t, 2*(1500*time.Millisecond), e.left(jobs))
+}
+
+func TestEnvironment(t *testing.T) {
+	env := Environment(nil, []int{0})
+	assert.Equal(t, "unpinned", env.ServerCPUs)
+	assert.Equal(t, "0", env.ClientCPUs)
+	assert.Contains(t, env.Kernel, "Linux")
+	assert.NotEqual(t, "unknown", env.CPUModel)
+	assert.Positive(t, env.Cores)
+	assert.Positive(t, env.GOMAXPROCS)
+	assert.NotEmpty(t, env.GitCommit)
+	assert.NotEmpty(t, env.GoVersion)
+	// Test binaries carry no dependency list; TestBuiltBinaryEndToEnd
+	// checks it on the real binary.
+}
+
+// TestStartServerPinsEveryThread starts this test binary as a fake server
+// (see TestMain) pinned to CPU 0 and checks every one of its threads.
+func TestStartServerPinsEveryThread(t *testing.T) {
+	exe, err := os.Executable()
+	require.NoError(t, err)
+	p, err := startServer(context.Background(), exe, []string{"serve", "--arch", "fake-ok"}, maskOf([]int{0}), 5*time.Second)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		exit, detail := p.stop(5 * time.Second)
+		assert.Equal(t, results.ExitClean, exit, detail)
+	})
+	assert.Equal(t, "127.0.0.1:1", p.addr)
+	tids, err := threads(p.pid())
+	require.NoError(t, err)
+	require.NotEmpty(t, tids)
+	for _, tid := range tids {
+		var set unix.CPUSet
+		require.NoError(t, unix.SchedGetaffinity(tid, &set))
+		assert.Equal(t, 1, set.Count(), "thread %d", tid)
+		assert.True(t, set.IsSet(0), "thread %d", tid)
+	}
+}
+
+func testScenario(t *testing.T) *scenarios.Scenario {
+	t.Helper()
+	s, err := scenarios.Parse("t.yaml", []byte("scenarios: [{name: a, description: d, load: {warmup: 250ms, duration: 1250ms}}]"))
+	require.NoError(t, err)
+	return &s.Scenarios[0]
+}

@@ -1,0 +1,299 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"archbench/loadgen"
+	"archbench/results"
+	"archbench/scenarios"
+)
+
+// Defaults for Options' zero values.
+const (
+	DefaultReps         = 3
+	DefaultStartTimeout = 10 * time.Second
+	// DefaultStopGrace bounds a server's exit after SIGTERM: `archbench
+	// serve` stops within its 4 s shutdown grace, so 6 s means a hang.
+	DefaultStopGrace = 6 * time.Second
+)
+
+// ErrOptions: Options that cannot run.
+var ErrOptions = errors.New("runner: bad options")
+
+// Options is one `archbench run`.
+type Options struct {
+	// Suite is the scenarios to run, already validated.
+	Suite *scenarios.Suite
+	// Archs are the architectures, in the order each repetition starts
+	// with (later repetitions rotate it).
+	Archs []string
+	// Reps is how many times each scenario runs on each architecture (0 = 3).
+	Reps int
+	// Binary is the archbench executable started as `Binary serve ...`
+	// ("" = this process's executable).
+	Binary string
+	// ServerCPUs and ClientCPUs pin the server processes and this process
+	// (the load generator) to these CPUs (nil = unpinned).
+	ServerCPUs, ClientCPUs []int
+	// Progress receives one line per server run (nil = discard).
+	Progress io.Writer
+	// StartTimeout bounds the wait for the server's "listening on" line (0 = 10s).
+	StartTimeout time.Duration
+	// StopGrace bounds the server's exit after SIGTERM (0 = 6s).
+	StopGrace time.Duration
+	// Load runs the load (nil = loadgen.Run); tests replace it.
+	Load func(context.Context, loadgen.Config) (*loadgen.Result, error)
+}
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Suite == nil || len(o.Suite.Scenarios) == 0 {
+		return o, fmt.Errorf("%w: no scenarios", ErrOptions)
+	}
+	if len(o.Archs) == 0 {
+		return o, fmt.Errorf("%w: no architectures", ErrOptions)
+	}
+	if o.Reps < 0 {
+		return o, fmt.Errorf("%w: reps %d: want at least 1", ErrOptions, o.Reps)
+	}
+	if o.Reps == 0 {
+		o.Reps = DefaultReps
+	}
+	if o.Binary == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return o, fmt.Errorf("%w: cannot find the archbench executable: %w", ErrOptions, err)
+		}
+		o.Binary = exe
+	}
+	if st, err := os.Stat(o.Binary); err != nil || st.IsDir() {
+		return o, fmt.Errorf("%w: server binary %q is not a file", ErrOptions, o.Binary)
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.StartTimeout <= 0 {
+		o.StartTimeout = DefaultStartTimeout
+	}
+	if o.StopGrace <= 0 {
+		o.StopGrace = DefaultStopGrace
+	}
+	if o.Load == nil {
+		o.Load = loadgen.Run
+	}
+	for _, c := range [][]int{o.ServerCPUs, o.ClientCPUs} {
+		if err := CheckCPUs(c); err != nil {
+			return o, fmt.Errorf("%w: %w", ErrOptions, err)
+		}
+	}
+	return o, nil
+}
+
+// job is one server run: a scenario on an architecture, one repetition.
+type job struct {
+	sc   *scenarios.Scenario
+	arch string
+	rep  int
+}
+
+// plan orders the runs: scenario by scenario; within one, repetition 1 of
+// every architecture, then repetition 2, ..., each repetition starting one
+// architecture later so that no architecture always follows the same one.
+func plan(o Options) []job {
+	var jobs []job
+	for i := range o.Suite.Scenarios {
+		sc := &o.Suite.Scenarios[i]
+		var archs []string
+		for _, a := range o.Archs {
+			if sc.AppliesTo(a) {
+				archs = append(archs, a)
+			}
+		}
+		for rep := 1; rep <= o.Reps; rep++ {
+			for k := range archs {
+				jobs = append(jobs, job{sc: sc, arch: archs[(k+rep-1)%len(archs)], rep: rep})
+			}
+		}
+	}
+	return jobs
+}
+
+// Run executes the suite and returns every repetition's measurements. A
+// server that fails to start, crashes or hangs is recorded in its sample
+// and the run goes on. If ctx ends, Run stops the current server and
+// returns the samples so far (Interrupted set) with ctx's error.
+func Run(ctx context.Context, o Options) (*results.Run, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	fdLimit := raiseFDLimit()
+
+	var serverMask *cpuMask
+	if len(o.ServerCPUs) > 0 || len(o.ClientCPUs) > 0 {
+		orig, err := currentMask()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case len(o.ServerCPUs) > 0:
+			serverMask = maskOf(o.ServerCPUs)
+		default:
+			// A server forked from a pinned client inherits its mask:
+			// give it back every CPU this process had.
+			serverMask = &orig
+		}
+		if len(o.ClientCPUs) > 0 {
+			if err := setAffinityMask(os.Getpid(), maskOf(o.ClientCPUs)); err != nil {
+				return nil, err
+			}
+			defer func() { _ = setAffinityMask(os.Getpid(), &orig) }()
+		}
+	}
+
+	run := &results.Run{
+		Schema:    results.SchemaVersion,
+		Suite:     o.Suite.Name,
+		SuiteFile: o.Suite.File,
+		Start:     time.Now().UTC().Round(0),
+		Env:       Environment(o.ServerCPUs, o.ClientCPUs),
+		Archs:     o.Archs,
+		Reps:      o.Reps,
+	}
+	run.Env.FDLimit = fdLimit
+	for _, sc := range o.Suite.Scenarios {
+		run.Scenarios = append(run.Scenarios, results.Scenario{
+			Name: sc.Name, Description: sc.Description, Archs: sc.Archs,
+			Server: sc.ServerConfig(), Load: sc.LoadConfig(),
+		})
+	}
+
+	jobs := plan(o)
+	est := &estimator{overhead: 250 * time.Millisecond}
+	fmt.Fprintf(o.Progress, "archbench run: suite %s, %d scenarios x %d architectures x %d repetitions = %d server runs, about %v\n",
+		o.Suite.Name, len(o.Suite.Scenarios), len(o.Archs), o.Reps, len(jobs), est.left(jobs).Round(time.Second))
+	began := time.Now()
+	for i, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		s := runOne(ctx, o, j, serverMask)
+		run.Samples = append(run.Samples, s)
+		est.add(j, s.Wall)
+		fmt.Fprintf(o.Progress, "[%*d/%d] %s %s rep %d/%d: %s; %v left\n",
+			len(fmt.Sprint(len(jobs))), i+1, len(jobs), j.sc.Name, j.arch, j.rep, o.Reps,
+			summary(s), est.left(jobs[i+1:]).Round(time.Second))
+	}
+	run.Elapsed = time.Since(began).Seconds()
+	if err := ctx.Err(); err != nil {
+		run.Interrupted = err.Error()
+		return run, fmt.Errorf("runner: interrupted after %d of %d runs: %w", len(run.Samples), len(jobs), err)
+	}
+	return run, nil
+}
+
+func maskOf(cpus []int) *cpuMask {
+	var m cpuMask
+	for _, c := range cpus {
+		m.Set(c)
+	}
+	return &m
+}
+
+// runOne starts the server, runs the load against it, samples the server's
+// CPU and peak RSS around the load and stops it.
+func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sample) {
+	start := time.Now()
+	s = results.Sample{Scenario: j.sc.Name, Arch: j.arch, Rep: j.rep, Start: start.UTC().Round(0)}
+	defer func() { s.Wall = time.Since(start).Seconds() }()
+
+	p, err := startServer(ctx, o.Binary, serveArgs(j.arch, j.sc.ServerConfig()), mask, o.StartTimeout)
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	cfg := j.sc.LoadConfig()
+	cfg.Addr = p.addr
+
+	runtime.GC() // the previous run's garbage is not this run's cost
+	cpu0, cpuErr := procCPU(p.pid())
+	self0 := selfCPU()
+	// loadgen ends on time by itself; this bound only guards against a bug.
+	lctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+2*cfg.Timeout+10*time.Second)
+	res, loadErr := o.Load(lctx, cfg)
+	cancel()
+	s.ClientCPU = selfCPU() - self0
+	cpu1, err := procCPU(p.pid())
+	if cpuErr == nil && err == nil {
+		s.ServerCPU = cpu1 - cpu0
+	}
+	if rss, err := procPeakRSS(p.pid()); err == nil {
+		s.ServerPeakRSS = rss
+	}
+	died := p.exited()
+	s.Exit, s.ExitDetail = p.stop(o.StopGrace)
+	s.Result = res
+	switch {
+	case loadErr != nil:
+		s.Error = "load: " + loadErr.Error()
+	case died:
+		s.Error = fmt.Sprintf("%v: %s", ErrServerDied, s.ExitDetail)
+	}
+	return s
+}
+
+// summary is a sample in a few words for the progress line.
+func summary(s results.Sample) string {
+	var parts []string
+	if r := s.Result; r != nil {
+		var errs int64
+		for _, v := range r.Errors {
+			errs += v
+		}
+		parts = append(parts, fmt.Sprintf("%.0f msg/s, p99 %.0fµs, %d errors", r.RPS, r.Latency.P99, errs))
+	}
+	if s.Exit != results.ExitNone {
+		parts = append(parts, "server "+string(s.Exit))
+	}
+	if s.Error != "" {
+		e := s.Error
+		if len(e) > 160 {
+			e = e[:160] + "..."
+		}
+		parts = append(parts, "ERROR "+e)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// estimator predicts the time left from each run's planned load time plus
+// the measured average overhead (server start and stop) per run.
+type estimator struct {
+	overhead time.Duration
+	n        int
+	extra    time.Duration
+}
+
+func planned(j job) time.Duration {
+	l := j.sc.LoadConfig()
+	return l.Warmup + l.Duration
+}
+
+func (e *estimator) add(j job, wall float64) {
+	e.n++
+	e.extra += time.Duration(wall*float64(time.Second)) - planned(j)
+	e.overhead = max(0, e.extra/time.Duration(e.n))
+}
+
+func (e *estimator) left(jobs []job) time.Duration {
+	var d time.Duration
+	for _, j := range jobs {
+		d += planned(j) + e.overhead
+	}
+	return d
+}

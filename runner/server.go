@@ -1,0 +1,233 @@
+package runner
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"archbench/results"
+	"archbench/servers"
+)
+
+// Errors of a server process.
+var (
+	// ErrServerStart: the server did not come up (exited, or never printed
+	// its "listening on" line in time).
+	ErrServerStart = errors.New("runner: server did not start")
+	// ErrServerDied: the server exited while it was being measured.
+	ErrServerDied = errors.New("runner: server exited during the load")
+)
+
+// listeningPrefix starts the line `archbench serve` prints once it accepts.
+const listeningPrefix = "listening on "
+
+// serveArgs is the `archbench serve` command line for arch and cfg; only
+// settings that differ from the defaults are passed.
+func serveArgs(arch string, cfg servers.Config) []string {
+	args := []string{"serve", "--arch", arch, "--addr", "127.0.0.1:0", "--network", "tcp",
+		"--framing", cfg.Framing.String(), "--log-level", "warn"}
+	add := func(flag string, v string) { args = append(args, flag, v) }
+	if cfg.MaxMsg > 0 {
+		add("--max-msg", strconv.Itoa(cfg.MaxMsg))
+	}
+	if cfg.Work.CPU > 0 {
+		add("--work-cpu", cfg.Work.CPU.String())
+	}
+	if cfg.Work.Sleep > 0 {
+		add("--work-sleep", cfg.Work.Sleep.String())
+	}
+	if cfg.Workers > 0 {
+		add("--workers", strconv.Itoa(cfg.Workers))
+	}
+	if cfg.Loops > 0 {
+		add("--loops", strconv.Itoa(cfg.Loops))
+	}
+	if cfg.MaxConns > 0 {
+		add("--max-conns", strconv.Itoa(cfg.MaxConns))
+	}
+	if cfg.OutCap > 0 {
+		add("--out-cap", strconv.Itoa(cfg.OutCap))
+	}
+	if cfg.IdleTimeout > 0 {
+		add("--idle-timeout", cfg.IdleTimeout.String())
+	}
+	return args
+}
+
+// serverProc is one running `archbench serve` process.
+type serverProc struct {
+	cmd    *exec.Cmd
+	addr   string
+	stderr *tail
+	done   chan struct{} // closed once the process has exited and been reaped
+	err    error         // cmd.Wait's result, valid after done
+}
+
+// startServer starts bin with args, pins it to mask (if any) and waits
+// until it prints its listening line.
+func startServer(ctx context.Context, bin string, args []string, mask *cpuMask, timeout time.Duration) (*serverProc, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("runner: %w", err)
+	}
+	p := &serverProc{stderr: &tail{max: 4 << 10}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Stdout = pw
+	p.cmd.Stderr = p.stderr
+	p.cmd.WaitDelay = time.Second
+	p.cmd.SysProcAttr = sysProcAttr()
+	if err := p.cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return nil, fmt.Errorf("%w: %w", ErrServerStart, err)
+	}
+	pw.Close()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+
+	// Read stdout until the listening line, then keep draining it so the
+	// server never blocks on a full pipe.
+	addrc := make(chan string, 1)
+	scanned := make(chan struct{}) // closed once the listening line is read or stdout ended
+	go func() {
+		defer pr.Close()
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), listeningPrefix); ok {
+				addrc <- a
+				break
+			}
+		}
+		close(scanned)
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+
+	if mask != nil {
+		if err := setAffinityMask(p.cmd.Process.Pid, mask); err != nil {
+			p.kill()
+			return nil, err
+		}
+	}
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case p.addr = <-addrc:
+	case <-p.done:
+		// It may have printed the line and then died: that is a crash
+		// during the run, for the caller to see, not a failed start.
+		select {
+		case <-scanned:
+		case <-timer.C:
+		}
+		select {
+		case p.addr = <-addrc:
+			return p, nil
+		default:
+		}
+		return nil, fmt.Errorf("%w: %s before listening: %s", ErrServerStart, exitText(p.err), p.stderr.String())
+	case <-timer.C:
+		p.kill()
+		return nil, fmt.Errorf("%w: no %q line within %v: %s", ErrServerStart, listeningPrefix+"ADDR", timeout, p.stderr.String())
+	case <-ctx.Done():
+		p.kill()
+		return nil, ctx.Err()
+	}
+	// Threads the runtime started since the first pass.
+	if mask != nil {
+		if err := setAffinityMask(p.cmd.Process.Pid, mask); err != nil {
+			p.kill()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func (p *serverProc) pid() int { return p.cmd.Process.Pid }
+
+// exited reports whether the process has already exited.
+func (p *serverProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill ends the process at once and reaps it.
+func (p *serverProc) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// stop sends SIGTERM and waits up to grace for the process to exit: clean
+// if it exits 0, crash if it exits otherwise (or had already died), hang
+// if it does not exit, in which case it is killed.
+func (p *serverProc) stop(grace time.Duration) (results.Exit, string) {
+	if p.exited() {
+		return results.ExitCrash, p.detail()
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	timer := time.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-p.done:
+		if p.err == nil {
+			return results.ExitClean, ""
+		}
+		return results.ExitCrash, p.detail()
+	case <-timer.C:
+		p.kill()
+		return results.ExitHang, fmt.Sprintf("no exit within %v of SIGTERM; killed: %s", grace, p.stderr.String())
+	}
+}
+
+func (p *serverProc) detail() string {
+	return exitText(p.err) + ": " + p.stderr.String()
+}
+
+func exitText(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
+}
+
+// tail keeps the last max bytes written to it.
+type tail struct {
+	mu  sync.Mutex
+	max int
+	buf []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// String is the kept output on one line, or "no stderr output".
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.Join(strings.Fields(string(t.buf)), " ")
+	if s == "" {
+		return "no stderr output"
+	}
+	return s
+}
