@@ -269,8 +269,10 @@ func (l *loop) unwatchListener() {
 
 func (l *loop) open(fd int, sa unix.Sockaddr) {
 	if fd > l.p.MaxFD() {
-		_ = unix.Close(fd)
+		// Count and log before the close, so that a client seeing the
+		// close also sees the count.
 		l.s.Reject("fd too high for "+l.p.Name(), "fd", fd, "max_fd", l.p.MaxFD(), "remote", peer(sa))
+		_ = unix.Close(fd)
 		return
 	}
 	if !l.s.Admit() {
