@@ -2,6 +2,7 @@ package blocking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"sync/atomic"
@@ -79,7 +80,7 @@ func (s *Server) listen() ([]net.Listener, error) {
 		return []net.Listener{ln}, nil
 	}
 	if s.Cfg.Network == "unix" {
-		return nil, fmt.Errorf("servers: SO_REUSEPORT spreads TCP connections only; use --network tcp or tcp6")
+		return nil, fmt.Errorf("servers: SO_REUSEPORT spreads TCP connections only; use --network tcp or tcp6: %w", errors.ErrUnsupported)
 	}
 	// The first listener picks the port (it may be 0); the others join it.
 	cfg := s.Cfg
