@@ -1,0 +1,21 @@
+// Package runner executes a benchmark suite: for each scenario, repetition
+// and architecture it starts `archbench serve` as its own process, waits for
+// its "listening on ADDR" line, drives it in-process with loadgen.Run,
+// samples the server's CPU time (/proc/PID/stat utime+stime) and peak RSS
+// (VmHWM) and its own CPU (getrusage) around the load, then stops the
+// server with SIGTERM and records how it exited (clean, crash, hang).
+//
+// Goroutines: per server run, one waits for the process (exec.Cmd.Wait)
+// and one drains its stdout after the listening line; both end when the
+// process exits, which stop guarantees (SIGKILL after the grace period).
+// File descriptors: the server's stdout pipe is read by the runner; its
+// stderr is kept as a 4 KiB tail for crash reports.
+//
+// Order: scenario by scenario; within a scenario, repetition 1 of every
+// architecture, then repetition 2 (starting one architecture later), so
+// that slow drifts of the machine spread over all architectures.
+//
+// Pinning (Linux): the server's threads are pinned with sched_setaffinity
+// right after it starts and again once it listens; the runner pins its own
+// threads for the client side and restores them at the end.
+package runner
