@@ -140,12 +140,10 @@ func (c CodecConfig) Validate() error {
 // Codec turns one connection's input into its replies. It is not safe for
 // concurrent use; each connection owns one.
 type Codec struct {
-	framing Framing
-	maxMsg  int
-	work    Work
-	upper   Upper  // Raw: the stream's carry
-	partial []byte // Line, Length: bytes of an incomplete message
-	msgs    uint64
+	framer // Line, Length: cuts the input into messages
+	work   Work
+	upper  Upper // Raw: the stream's carry
+	msgs   uint64
 }
 
 // NewCodec returns a Codec for cfg, which must be valid.
@@ -157,10 +155,7 @@ func NewCodec(cfg CodecConfig) *Codec {
 
 // Reset makes c a fresh codec for cfg, keeping its buffer.
 func (c *Codec) Reset(cfg CodecConfig) {
-	if cfg.MaxMsg == 0 {
-		cfg.MaxMsg = DefaultMaxMsg
-	}
-	*c = Codec{framing: cfg.Framing, maxMsg: cfg.MaxMsg, work: cfg.Work, partial: c.partial[:0]}
+	*c = Codec{framer: newFramer(cfg, c.partial), work: cfg.Work}
 }
 
 // Messages reports how many framed messages have been answered.
@@ -173,40 +168,48 @@ func (c *Codec) Buffered() int { return len(c.partial) + c.upper.Pending() }
 // error the codec must not be fed again; dst still holds the replies to the
 // messages before the bad one.
 func (c *Codec) Feed(dst, src []byte) ([]byte, error) {
-	switch c.framing {
-	case Line:
-		return c.feedLine(dst, src)
-	case Length:
-		return c.feedLength(dst, src)
-	default:
+	if c.framing == Raw {
 		return c.upper.Append(dst, src), nil
 	}
+	for len(src) > 0 {
+		msg, n, ok, err := c.next(src)
+		if err != nil {
+			return dst, err
+		}
+		src = src[n:]
+		if ok {
+			dst = c.reply(dst, msg)
+		}
+	}
+	return dst, nil
 }
 
 // Finish ends the input: a held-back partial rune (Raw) or an unterminated
 // last line (Line) is answered; an incomplete Length frame is ErrTruncated.
 func (c *Codec) Finish(dst []byte) ([]byte, error) {
-	switch c.framing {
-	case Line:
-		if len(c.partial) > 0 {
-			dst = c.reply(dst, c.partial)
-			c.partial = c.partial[:0]
-		}
-	case Length:
-		if n := len(c.partial); n > 0 {
-			c.partial = c.partial[:0]
-			return dst, fmt.Errorf("%w (%d bytes buffered)", ErrTruncated, n)
-		}
-	default:
-		dst = c.upper.Flush(dst)
+	if c.framing == Raw {
+		return c.upper.Flush(dst), nil
 	}
-	return dst, nil
+	msg, ok, err := c.finish()
+	if ok {
+		dst = c.reply(dst, msg)
+	}
+	return dst, err
 }
 
 func (c *Codec) reply(dst, msg []byte) []byte {
 	c.work.Do()
 	c.msgs++
-	if c.framing == Length {
+	return AppendMessageReply(dst, c.framing, msg)
+}
+
+// AppendMessageReply appends the reply to one framed message as a Codec or
+// a Splitter cuts it from the input: for Line the message includes its
+// '\n' (absent only on an unterminated last line), for Length it is the body
+// without the header. It spends no Work; the caller does. (AppendReply takes
+// a payload as AppendRequest frames it instead.)
+func AppendMessageReply(dst []byte, f Framing, msg []byte) []byte {
+	if f == Length {
 		h := len(dst)
 		dst = append(dst, 0, 0, 0, 0)
 		dst = AppendUpper(dst, msg)
@@ -216,81 +219,115 @@ func (c *Codec) reply(dst, msg []byte) []byte {
 	return AppendUpper(dst, msg)
 }
 
-func (c *Codec) tooLarge(n int) error {
-	return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, c.maxMsg)
+// framer is the one implementation of Line and Length framing: a Codec
+// answers each message it cuts, a Splitter hands them out.
+type framer struct {
+	framing Framing
+	maxMsg  int
+	partial []byte // bytes of an incomplete message
 }
 
-func (c *Codec) feedLine(dst, src []byte) ([]byte, error) {
-	for len(src) > 0 {
-		i := indexNL(src)
-		if i < 0 {
-			if len(c.partial)+len(src) > c.maxMsg {
-				return dst, c.tooLarge(len(c.partial) + len(src))
-			}
-			c.partial = append(c.partial, src...)
-			return dst, nil
-		}
-		line := src[:i+1]
-		src = src[i+1:]
-		if len(c.partial) > 0 {
-			if len(c.partial)+len(line) > c.maxMsg {
-				return dst, c.tooLarge(len(c.partial) + len(line))
-			}
-			c.partial = append(c.partial, line...)
-			dst = c.reply(dst, c.partial)
-			c.partial = c.partial[:0]
-			continue
-		}
-		if len(line) > c.maxMsg {
-			return dst, c.tooLarge(len(line))
-		}
-		dst = c.reply(dst, line)
+func newFramer(cfg CodecConfig, buf []byte) framer {
+	if cfg.MaxMsg == 0 {
+		cfg.MaxMsg = DefaultMaxMsg
 	}
-	return dst, nil
+	return framer{framing: cfg.Framing, maxMsg: cfg.MaxMsg, partial: buf[:0]}
 }
 
-func (c *Codec) feedLength(dst, src []byte) ([]byte, error) {
-	for len(src) > 0 {
-		if len(c.partial) == 0 {
-			// Fast path: whole frames straight from src, no copy.
-			if len(src) < HeaderLen {
-				c.partial = append(c.partial, src...)
-				return dst, nil
-			}
-			n := binary.BigEndian.Uint32(src)
-			if uint64(n) > uint64(c.maxMsg) {
-				return dst, c.tooLarge(int(min(n, math.MaxInt32)))
-			}
-			if end := HeaderLen + int(n); end <= len(src) {
-				dst = c.reply(dst, src[HeaderLen:end])
-				src = src[end:]
-				continue
-			}
-			c.partial = append(c.partial, src...)
-			return dst, nil
+func (f *framer) tooLarge(n int) error {
+	return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, f.maxMsg)
+}
+
+// next consumes src up to the end of the first message it completes and
+// returns that message, how many bytes of src it consumed, and whether it
+// completed one (if not, all of src is consumed and held). The message
+// aliases src or f.partial: it is valid until the next call. next consumes
+// at least one byte of a non-empty src, so a loop over it ends.
+func (f *framer) next(src []byte) (msg []byte, n int, ok bool, err error) {
+	if f.framing == Line {
+		return f.nextLine(src)
+	}
+	return f.nextLength(src)
+}
+
+func (f *framer) nextLine(src []byte) ([]byte, int, bool, error) {
+	i := indexNL(src)
+	if i < 0 {
+		if len(f.partial)+len(src) > f.maxMsg {
+			return nil, 0, false, f.tooLarge(len(f.partial) + len(src))
 		}
-		// Complete the header, then the body, from src.
-		if len(c.partial) < HeaderLen {
-			k := min(HeaderLen-len(c.partial), len(src))
-			c.partial = append(c.partial, src[:k]...)
-			src = src[k:]
-			if len(c.partial) < HeaderLen {
-				return dst, nil
-			}
-			if n := binary.BigEndian.Uint32(c.partial); uint64(n) > uint64(c.maxMsg) {
-				return dst, c.tooLarge(int(min(n, math.MaxInt32)))
-			}
+		f.partial = append(f.partial, src...)
+		return nil, len(src), false, nil
+	}
+	line := src[:i+1]
+	if len(f.partial) == 0 {
+		// Fast path: the whole line straight from src, no copy.
+		if len(line) > f.maxMsg {
+			return nil, 0, false, f.tooLarge(len(line))
 		}
-		need := HeaderLen + int(binary.BigEndian.Uint32(c.partial)) - len(c.partial)
-		k := min(need, len(src))
-		c.partial = append(c.partial, src[:k]...)
-		src = src[k:]
-		if k == need {
-			dst = c.reply(dst, c.partial[HeaderLen:])
-			c.partial = c.partial[:0]
+		return line, len(line), true, nil
+	}
+	if len(f.partial)+len(line) > f.maxMsg {
+		return nil, 0, false, f.tooLarge(len(f.partial) + len(line))
+	}
+	msg := append(f.partial, line...)
+	f.partial = msg[:0] // msg stays valid until the next append
+	return msg, len(line), true, nil
+}
+
+func (f *framer) nextLength(src []byte) ([]byte, int, bool, error) {
+	if len(f.partial) == 0 {
+		// Fast path: a whole frame straight from src, no copy.
+		if len(src) < HeaderLen {
+			f.partial = append(f.partial, src...)
+			return nil, len(src), false, nil
+		}
+		n := binary.BigEndian.Uint32(src)
+		if uint64(n) > uint64(f.maxMsg) {
+			return nil, 0, false, f.tooLarge(int(min(n, math.MaxInt32)))
+		}
+		if end := HeaderLen + int(n); end <= len(src) {
+			return src[HeaderLen:end], end, true, nil
+		}
+		f.partial = append(f.partial, src...)
+		return nil, len(src), false, nil
+	}
+	// Complete the header, then the body, from src.
+	used := 0
+	if len(f.partial) < HeaderLen {
+		used = min(HeaderLen-len(f.partial), len(src))
+		f.partial = append(f.partial, src[:used]...)
+		if len(f.partial) < HeaderLen {
+			return nil, used, false, nil
+		}
+		if n := binary.BigEndian.Uint32(f.partial); uint64(n) > uint64(f.maxMsg) {
+			return nil, used, false, f.tooLarge(int(min(n, math.MaxInt32)))
 		}
 	}
-	return dst, nil
+	need := HeaderLen + int(binary.BigEndian.Uint32(f.partial)) - len(f.partial)
+	k := min(need, len(src)-used)
+	f.partial = append(f.partial, src[used:used+k]...)
+	if k < need {
+		return nil, used + k, false, nil
+	}
+	msg := f.partial[HeaderLen:]
+	f.partial = f.partial[:0] // msg stays valid until the next append
+	return msg, used + k, true, nil
+}
+
+// finish ends the input: it returns an unterminated last line (Line) as a
+// message, or ErrTruncated for an incomplete frame (Length).
+func (f *framer) finish() (msg []byte, ok bool, err error) {
+	n := len(f.partial)
+	if n == 0 {
+		return nil, false, nil
+	}
+	msg = f.partial
+	f.partial = f.partial[:0]
+	if f.framing == Length {
+		return nil, false, fmt.Errorf("%w (%d bytes buffered)", ErrTruncated, n)
+	}
+	return msg, true, nil
 }
 
 func indexNL(b []byte) int { return bytes.IndexByte(b, '\n') }

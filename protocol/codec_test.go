@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/binary"
+	"errors"
 	"testing"
 	"time"
 
@@ -123,7 +124,8 @@ func TestAppendReplyMatchesCodec(t *testing.T) {
 }
 
 // FuzzCodec: for every framing, any split of the input into two reads gives
-// the same replies and the same error as one read.
+// the same replies and the same error as one read, and a Splitter with
+// AppendMessageReply (the worker-pool path) gives the same as the Codec.
 func FuzzCodec(f *testing.F) {
 	f.Add([]byte("ab\ncd\n"), uint8(0), uint16(2))
 	f.Add(lengthFrame("héllo"), uint8(2), uint16(5))
@@ -135,6 +137,12 @@ func FuzzCodec(f *testing.F) {
 		two, err2 := feedAll(t, NewCodec(cfg), in[:i], in[i:])
 		if string(one) != string(two) || (err1 == nil) != (err2 == nil) {
 			t.Fatalf("framing %v split %d: one read %q (%v), two reads %q (%v)", cfg.Framing, i, one, err1, two, err2)
+		}
+		if cfg.Framing != Raw {
+			_, split, err3 := splitAll(t, cfg, in[:i], in[i:])
+			if string(one) != string(split) || !sameErr(err1, err3) {
+				t.Fatalf("framing %v split %d: codec %q (%v), splitter %q (%v)", cfg.Framing, i, one, err1, split, err3)
+			}
 		}
 		if cfg.Framing == Length {
 			// Every reply's header matches its body.
@@ -150,4 +158,14 @@ func FuzzCodec(f *testing.F) {
 			}
 		}
 	})
+}
+
+// sameErr reports whether a and b are both nil or both the same protocol error.
+func sameErr(a, b error) bool {
+	for _, e := range []error{ErrTooLarge, ErrTruncated} {
+		if errors.Is(a, e) != errors.Is(b, e) {
+			return false
+		}
+	}
+	return (a == nil) == (b == nil)
 }
