@@ -74,7 +74,7 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 	if r.Interrupted != "" {
 		fmt.Fprintf(ew, " (interrupted: %s)", r.Interrupted)
 	}
-	fmt.Fprintf(ew, "\n- architectures: %s; %d repetitions each\n", strings.Join(r.Archs, ", "), r.Reps)
+	fmt.Fprintf(ew, "\n- architectures: %s; repetitions: %d\n", strings.Join(r.Archs, ", "), r.Reps)
 	fmt.Fprintf(ew, "- machine: %s, %d cores, GOMAXPROCS %d, %s\n", e.CPUModel, e.Cores, e.GOMAXPROCS, e.Kernel)
 	fmt.Fprintf(ew, "- pinning: server %s, client %s; fd limit %d\n", e.ServerCPUs, e.ClientCPUs, e.FDLimit)
 	fmt.Fprintf(ew, "- %s, commit %s\n", e.GoVersion, e.GitCommit)

@@ -256,7 +256,8 @@ func summary(s results.Sample) string {
 		for _, v := range r.Errors {
 			errs += v
 		}
-		parts = append(parts, fmt.Sprintf("%.0f msg/s, p99 %.0fµs, %d errors", r.RPS, r.Latency.P99, errs))
+		p99 := time.Duration(r.Latency.P99 * float64(time.Microsecond)).Round(time.Microsecond)
+		parts = append(parts, fmt.Sprintf("%.0f msg/s, p99 %v, %d errors", r.RPS, p99, errs))
 	}
 	if s.Exit != results.ExitNone {
 		parts = append(parts, "server "+string(s.Exit))
