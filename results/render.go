@@ -56,6 +56,10 @@ func WriteTables(w io.Writer, r *Run, style Style) error {
 		if ew.err != nil {
 			return ew.err
 		}
+		if len(t.Rows) == 0 {
+			fmt.Fprintln(ew, "(no architecture ran this scenario)")
+			continue
+		}
 		if err := renderTable(ew, t, style); err != nil {
 			return err
 		}

@@ -310,3 +310,12 @@ func TestFormatters(t *testing.T) {
 	assert.Equal(t, "a b\nc", wrap("a b c", 4, ""))
 	assert.Equal(t, "  a\n  b", wrap("a b", 4, "  "))
 }
+
+func TestTablesWithoutSamples(t *testing.T) {
+	r := fixture()
+	r.Samples = nil
+	var buf bytes.Buffer
+	require.NoError(t, WriteTables(&buf, r, Text))
+	assert.Equal(t, 2, strings.Count(buf.String(), "(no architecture ran this scenario)"))
+	assert.NotContains(t, buf.String(), "┌")
+}
