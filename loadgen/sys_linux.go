@@ -85,3 +85,8 @@ func pollWait(epfd int, evs []unix.EpollEvent, ts *unix.Timespec) (int, syscall.
 	r, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT2, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), uintptr(unsafe.Pointer(ts)), 0, 0)
 	return int(r), e
 }
+
+func pollWaitRaw(epfd int, evs []unix.EpollEvent, ts *unix.Timespec) (int, syscall.Errno) {
+	r, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT2, uintptr(epfd), uintptr(unsafe.Pointer(&evs[0])), uintptr(len(evs)), uintptr(unsafe.Pointer(ts)), 0, 0)
+	return int(r), e
+}

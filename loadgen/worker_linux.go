@@ -22,7 +22,7 @@ const (
 	maxConnecting = 256                           // connects in progress per worker
 	maxEvents     = 512                           // events per epoll_wait
 	readBufSize   = 256 << 10                     // one per worker
-	clockEvery    = 16                            // events between clock reads in a batch
+	clockEvery    = 4                             // events between clock reads in a batch
 	sendBudget    = 4096                          // open loop: sends per iteration at most
 )
 
@@ -73,6 +73,12 @@ type worker struct {
 	buf   []byte
 	ts    unix.Timespec
 	nopw2 bool // epoll_pwait2 unavailable
+	// rawBlock: block in epoll_pwait2 as a raw system call, keeping this
+	// worker's P. Only while a P is left for everything else (Workers <
+	// GOMAXPROCS): then the runtime's syscall bookkeeping on every wait
+	// costs more than it gives. sysmon still preempts the worker (a signal,
+	// which ends the wait with EINTR) when the GC needs to stop the world.
+	rawBlock bool
 
 	connecting int
 	nextTick   int64
@@ -120,6 +126,7 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
 			secHist: newHist(cfg, 2), highestUS: highestUS(cfg),
+			rawBlock: cfg.Workers < runtime.GOMAXPROCS(0),
 		}
 		n := (cfg.Conns - i + cfg.Workers - 1) / cfg.Workers
 		w.conns = make([]conn, n)
@@ -247,7 +254,11 @@ func (w *worker) wait(ns int64) int {
 		n, e = pollNow(w.epfd, w.evs)
 	case !w.nopw2:
 		w.ts = unix.NsecToTimespec(ns)
-		n, e = pollWait(w.epfd, w.evs, &w.ts)
+		if w.rawBlock {
+			n, e = pollWaitRaw(w.epfd, w.evs, &w.ts)
+		} else {
+			n, e = pollWait(w.epfd, w.evs, &w.ts)
+		}
 		if e == unix.ENOSYS {
 			w.nopw2 = true
 			return 0
