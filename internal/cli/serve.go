@@ -89,6 +89,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log.With("arch", a.Name)
 
+	// Signals are caught before the readiness line, so a SIGTERM right after
+	// it is a graceful stop, never a kill.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+
 	srv, err := servers.New(a.Name, cfg)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -101,9 +107,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		_ = f.Sync()
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	select {
 	case s := <-sig:
 		log.Info("stopping", "signal", s.String())
