@@ -1,0 +1,6 @@
+package all
+
+import (
+	_ "archbench/servers/evio"
+	_ "archbench/servers/gnet"
+)
