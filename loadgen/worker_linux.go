@@ -40,6 +40,7 @@ type conn struct {
 	gen    int32  // bumped on every close; stale events carry an old one
 	state  uint8  //
 	events uint32 // epoll interest currently registered
+	dirty  bool   // open loop: in worker.dirty, to be flushed
 
 	next     int     // index of the next message to queue
 	rmsg     int     // index of the oldest message in flight (its reply comes next)
@@ -68,16 +69,14 @@ type worker struct {
 	t     *tally
 	epfd  int
 	conns []conn
-	gidx  []int // global connection number of conns[i]
+	gidx  []int   // global connection number of conns[i]
+	dirty []int32 // open loop: connections with messages queued by sendDue
 	evs   []unix.EpollEvent
 	buf   []byte
 	ts    unix.Timespec
 	nopw2 bool // epoll_pwait2 unavailable
 	// rawBlock: block in epoll_pwait2 as a raw system call, keeping this
-	// worker's P. Only while a P is left for everything else (Workers <
-	// GOMAXPROCS): then the runtime's syscall bookkeeping on every wait
-	// costs more than it gives. sysmon still preempts the worker (a signal,
-	// which ends the wait with EINTR) when the GC needs to stop the world.
+	// worker's P (see takeRawSlot).
 	rawBlock bool
 
 	connecting int
@@ -126,7 +125,6 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
 			secHist: newHist(cfg, 2), highestUS: highestUS(cfg),
-			rawBlock: cfg.Workers < runtime.GOMAXPROCS(0),
 		}
 		n := (cfg.Conns - i + cfg.Workers - 1) / cfg.Workers
 		w.conns = make([]conn, n)
@@ -137,6 +135,7 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			w.conns[j] = conn{fd: -1, idx: int32(j), backoff: backoffMinNs, ring: slab[j*ringCap : (j+1)*ringCap : (j+1)*ringCap]}
 		}
 		if w.open {
+			w.dirty = make([]int32, 0, n)
 			w.nsPerMsg = 1e9 / cfg.Rate
 			w.nextSend = w.intended()
 		}
@@ -190,9 +189,36 @@ func ringCapacity(cfg Config) int {
 
 func (w *worker) now() int64 { return int64(time.Since(w.tm.base)) }
 
+// rawSlots counts the workers of all runs in this process that block as
+// raw system calls.
+var rawSlots atomic.Int32
+
+// takeRawSlot reports whether the calling worker may block in epoll_wait as
+// a raw system call, which keeps its P: the runtime's syscall bookkeeping on
+// every wait then costs nothing, which measurably helps against a fast
+// server. It is allowed only while a P stays free for every other goroutine
+// in the process (an in-process server, other runs); otherwise the worker
+// blocks through the scheduler. Even when blocked raw, the worker is
+// preempted by a signal (ending the wait with EINTR) when the runtime needs
+// to stop the world.
+func takeRawSlot() bool {
+	for {
+		n := rawSlots.Load()
+		if int(n)+1 >= runtime.GOMAXPROCS(0) {
+			return false
+		}
+		if rawSlots.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
 func (w *worker) loop() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if w.rawBlock = takeRawSlot(); w.rawBlock {
+		defer rawSlots.Add(-1)
+	}
 	defer w.closeAll()
 
 	now := w.now()
@@ -588,7 +614,10 @@ func (w *worker) sendDue(now int64) {
 			}
 		case c.state == stUp:
 			w.recordLag(now, w.nextSend)
-			w.flush(c, now)
+			if !c.dirty {
+				c.dirty = true
+				w.dirty = append(w.dirty, c.idx)
+			}
 		}
 		if w.s++; w.s == len(w.conns) {
 			w.s = 0
@@ -596,6 +625,13 @@ func (w *worker) sendDue(now int64) {
 		}
 		w.nextSend = w.intended()
 	}
+	// One write per connection, however many of its messages were due.
+	for _, i := range w.dirty {
+		c := &w.conns[i]
+		c.dirty = false
+		w.flush(c, now)
+	}
+	w.dirty = w.dirty[:0]
 }
 
 // closeAll closes every connection and the epoll instance.
