@@ -89,6 +89,12 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// Bounds of what one connection keeps in flight in the closed loop.
+const (
+	MaxDepth         = 1 << 16
+	MaxInFlightBytes = 256 << 20
+)
+
 // ErrConfig wraps every configuration error.
 var ErrConfig = errors.New("loadgen: bad configuration")
 
@@ -119,6 +125,13 @@ func (c Config) Validate() error {
 	}
 	if c.Size > protocol.MaxMaxMsg {
 		return bad("size %d: at most %d", c.Size, protocol.MaxMaxMsg)
+	}
+	d, s := max(c.Depth, 1), c.Size
+	if s == 0 {
+		s = DefaultSize
+	}
+	if d > MaxDepth || d*s > MaxInFlightBytes {
+		return bad("depth %d × size %d: at most %d messages and %d MiB in flight per connection", d, s, MaxDepth, MaxInFlightBytes>>20)
 	}
 	switch c.Content {
 	case "", ASCII, UTF8:

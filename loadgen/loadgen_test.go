@@ -395,3 +395,15 @@ func TestCancelledRunReturnsPartialResult(t *testing.T) {
 	assert.Positive(t, res.Requests)
 	assert.InDelta(t, 0.3, res.Elapsed, 0.1)
 }
+
+func TestConfigBounds(t *testing.T) {
+	for _, cfg := range []loadgen.Config{
+		{Addr: "x:1", Depth: loadgen.MaxDepth + 1},
+		{Addr: "x:1", Depth: 1024, Size: 1 << 20},
+		{Addr: "x:1", Rate: 100, Depth: 2},
+		{Addr: "x:1", Content: "latin1"},
+	} {
+		_, err := loadgen.Run(context.Background(), cfg)
+		assert.ErrorIs(t, err, loadgen.ErrConfig, "%+v", cfg)
+	}
+}

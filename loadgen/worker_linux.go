@@ -171,18 +171,23 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 	return res, nil
 }
 
-// ringCapacity is how many messages a connection may have in flight: Depth
-// in the closed loop; in the open loop enough for twice the timeout at the
-// connection's share of the rate, within 16..65536.
+// ringCapacity is how many messages a connection may have in flight (a
+// power of two): Depth in the closed loop; in the open loop enough for twice
+// the timeout at the connection's share of the rate, at least 16, at most
+// 65536 and at most 2^24 over all connections.
 func ringCapacity(cfg Config) int {
 	want := cfg.Depth
 	if cfg.Rate > 0 {
 		perConn := cfg.Rate / float64(cfg.Conns)
-		want = int(math.Min(65536, perConn*cfg.Timeout.Seconds()*2+16))
+		limit := max(16, min(65536, (1<<24)/cfg.Conns))
+		want = int(math.Min(float64(limit), perConn*cfg.Timeout.Seconds()*2+16))
 	}
 	c := 1
-	for c < want {
+	for c*2 <= want {
 		c <<= 1
+	}
+	if c < want && cfg.Rate == 0 {
+		c <<= 1 // the closed loop needs all of Depth
 	}
 	return c
 }
