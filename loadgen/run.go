@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,12 +61,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return run(ctx, cfg, target, ms)
 }
 
-// DefaultWorkers is the number of event loops when Config.Workers is 0: one.
-// Measured on a 2-core machine against single-threaded servers (the C
-// reference, the epoll architecture), one loop keeps the generator on one
-// core and is faster than two, which compete with the server for both cores
-// and pay cross-CPU wake-ups.
-func DefaultWorkers() int { return 1 }
+// DefaultWorkers is the number of event loops when Config.Workers is 0: a
+// quarter of GOMAXPROCS, at least one. Measured on a 2-core machine against
+// the C reference server: one loop spends about 7 µs of CPU per 16-byte
+// message (as much as the C client), two loops about 10 µs, because they
+// compete with the server for the cores and pay cross-CPU wake-ups. Larger
+// machines get more loops so that 10,000 connections are not one core's
+// work; that split is not measured here.
+func DefaultWorkers() int { return max(1, runtime.GOMAXPROCS(0)/4) }
 
 // resolve turns cfg's address into a network address once, before the run.
 func resolve(cfg Config) (net.Addr, error) {

@@ -586,7 +586,7 @@ func (w *worker) complete(c *conn, now int64) {
 	if now < w.tm.measureStart {
 		return
 	}
-	us := min((now-t0)/1000, w.highestUS)
+	us := min((now-t0+500)/1000, w.highestUS)
 	_ = w.t.hist.RecordValue(us)
 	_ = w.secHist.RecordValue(us)
 	w.t.requests++
@@ -599,7 +599,7 @@ func (w *worker) recordLag(now, intended int64) {
 	if now < w.tm.measureStart {
 		return
 	}
-	_ = w.t.lag.RecordValue(min(max(0, now-intended)/1000, w.highestUS))
+	_ = w.t.lag.RecordValue(min(max(0, now-intended+500)/1000, w.highestUS))
 }
 
 // intended is the scheduled time of the cursor's message: connection g's
