@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"archbench/report"
+	"archbench/results"
+)
+
+func init() {
+	register("report", "render a results folder's results.json into results.md, figures/ and report.html", runReport)
+}
+
+func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("report", "DIR   (a results folder holding results.json)", stderr)
+	if err := parseWithArgs(fs, args); err != nil {
+		return helpOK(err)
+	}
+	if fs.NArg() != 1 {
+		return usagef("report: want one results folder (holding results.json), got %d arguments", fs.NArg())
+	}
+	dir := fs.Arg(0)
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		if filepath.Base(dir) != results.FileJSON {
+			return usagef("report: %s is not a folder (want a results folder holding %s)", dir, results.FileJSON)
+		}
+		dir = filepath.Dir(dir) // results.json itself: its folder
+	}
+	r, err := loadRun(dir)
+	if err != nil {
+		return err
+	}
+	if err := report.Write(dir, r); err != nil {
+		return fmt.Errorf("report: %s: %w", dir, err)
+	}
+	fmt.Fprintf(stdout, "wrote %s, %s and %s/ in %s\n", results.FileMD, report.FileHTML, report.DirFigures, dir)
+	return nil
+}

@@ -1,0 +1,431 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+
+	"archbench/results"
+)
+
+// Figure is one rendered figure; figures/NAME.svg and figures/NAME.png.
+type Figure struct {
+	Name    string // file name without extension, unique in the report
+	Title   string
+	Caption string // what the figure shows and how it was computed
+	SVG     []byte
+	PNG     []byte
+
+	chart chart
+}
+
+// section is a group of figures of one kind under a heading.
+type section struct {
+	heading string
+	intro   string // Markdown paragraph(s) before the figures
+	figs    []*Figure
+	outro   string // Markdown paragraph after the figures (notes), or ""
+}
+
+// buildSections computes every figure's data and caption from r alone.
+func buildSections(r *results.Run) []section {
+	order, style := archStyles(r)
+	tables := map[string]results.Table{}
+	for _, t := range results.Summarize(r) {
+		tables[t.Scenario.Name] = t
+	}
+	names := map[string]bool{}
+	unique := func(s string) string {
+		s = fileName(s)
+		n := s
+		for i := 2; names[n]; i++ {
+			n = fmt.Sprintf("%s-%d", s, i)
+		}
+		names[n] = true
+		return n
+	}
+
+	conns := section{heading: "Throughput against connections"}
+	for _, g := range sweeps(r, connSweep) {
+		if f := connsFigure(g, tables, order, style); f != nil {
+			f.Name = unique("throughput-" + g[0].Name)
+			conns.figs = append(conns.figs, f)
+		}
+	}
+	if len(conns.figs) == 0 {
+		conns.intro = "This run has no connection sweep (two or more scenarios whose settings differ only " +
+			"in the number of connections), so there is no throughput-against-connections figure."
+	}
+
+	rate := section{heading: "p99 latency against offered rate"}
+	for _, g := range sweeps(r, rateSweep) {
+		if f := rateFigure(g, tables, order, style); f != nil {
+			f.Name = unique("p99-" + g[0].Name)
+			rate.figs = append(rate.figs, f)
+		}
+	}
+	if len(rate.figs) == 0 {
+		rate.intro = "This run has no rate sweep (two or more open-loop scenarios whose settings differ only " +
+			"in the offered rate), so there is no p99-against-rate figure."
+	}
+
+	spectra := section{
+		heading: "Latency percentile spectra",
+		intro: "One figure per scenario, in the manner of wrk2 and HdrHistogram's plotter: latency against " +
+			"percentile, with the percentile on a log scale of 1/(1-p) so that each step right is ten times " +
+			"rarer (50%, 90%, 99%, 99.9%, ...). Each line is the HdrHistogram of every latency an " +
+			"architecture measured, merged over its repetitions, so its p99 can differ slightly from the " +
+			"tables' p99, which is the median of the repetitions' p99.",
+	}
+	var empty []string
+	for _, sc := range r.Scenarios {
+		if f := spectrumFigure(r, sc, order, style); f != nil {
+			f.Name = unique("spectrum-" + sc.Name)
+			spectra.figs = append(spectra.figs, f)
+		} else {
+			empty = append(empty, sc.Name)
+		}
+	}
+	if len(empty) > 0 {
+		spectra.outro = fmt.Sprintf("No latency was measured in %s: no spectrum.", strings.Join(empty, ", "))
+	}
+	return []section{conns, rate, spectra}
+}
+
+// spectrumFigure is scenario sc's latency spectrum, or nil if no
+// architecture measured latency in it.
+func spectrumFigure(r *results.Run, sc results.Scenario, order []string, style map[string]int) *Figure {
+	lines := spectrum(r, sc.Name, order)
+	if len(lines) == 0 {
+		return nil
+	}
+	var topX float64
+	var us []float64
+	for _, l := range lines {
+		for _, p := range l.pts {
+			topX, us = max(topX, p.X), append(us, p.Y)
+		}
+	}
+	y, scale, yLabel := latencyAxis(us)
+	c := chart{
+		title:  sc.Name + ": latency by percentile",
+		xLabel: "percentile",
+		yLabel: yLabel,
+		x:      percentileAxis(topX),
+		y:      y,
+	}
+	var from, fallback []string
+	for _, l := range lines {
+		c.series = append(c.series, series{name: l.arch, style: style[l.arch], pts: scaled(l.pts, 1, scale)})
+		if l.summary == "" {
+			from = append(from, fmt.Sprintf("%s: %s, %s latencies", l.arch, plural(l.reps, "repetition"), fmtCount(float64(l.count))))
+		} else {
+			fallback = append(fallback, fmt.Sprintf("%s (%s)", l.arch, l.summary))
+		}
+	}
+	c.series = dropNonPositive(c.series, c.x, c.y)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "Latency by percentile in %s (%s), one line per architecture", sc.Name, shortSettings(sc))
+	if len(from) > 0 {
+		fmt.Fprintf(&b, "; each line is the HdrHistogram merged over the architecture's repetitions (%s)", strings.Join(from, "; "))
+	}
+	b.WriteString(".")
+	if len(fallback) > 0 {
+		fmt.Fprintf(&b, " Drawn through the stored summary percentiles (min, p50, p90, p99, p99.9, p99.99, max; "+
+			"medians across repetitions) instead: %s.", strings.Join(fallback, "; "))
+	}
+	if sc.Load.Rate > 0 {
+		b.WriteString(" Open loop: latency runs from each message's intended send time, so queueing " +
+			"behind a stall counts (coordinated omission corrected).")
+	}
+	if c.y.log {
+		b.WriteString(" The latency axis is logarithmic: the lines span more than a factor of 50.")
+	}
+	return &Figure{Title: c.title, Caption: b.String(), chart: c}
+}
+
+// connsFigure is throughput against connections over the sweep g, or nil
+// if no architecture has a point.
+func connsFigure(g []results.Scenario, tables map[string]results.Table, order []string, style map[string]int) *Figure {
+	var xs, top []float64
+	for _, sc := range g {
+		xs = append(xs, float64(sc.Load.Conns))
+	}
+	var ss []series
+	for _, a := range order {
+		var pts plotter.XYs
+		for _, sc := range g {
+			if row, ok := findRow(tables[sc.Name], a); ok {
+				pts = appendPoint(pts, float64(sc.Load.Conns), row.MsgS.Median)
+			}
+		}
+		if len(pts) > 0 {
+			ss = append(ss, series{name: a, style: style[a], pts: pts})
+			for _, p := range pts {
+				top = append(top, p.Y)
+			}
+		}
+	}
+	if len(ss) == 0 {
+		return nil
+	}
+	scale, unit := rateUnit(slicesMax(top))
+	for i := range ss {
+		ss[i].pts = scaled(ss[i].pts, 1, scale)
+	}
+	c := chart{
+		title:  "Throughput against connections",
+		xLabel: "connections",
+		yLabel: unit + " (median of repetitions)",
+		x:      dataAxis(xs),
+		glyphs: true,
+		series: ss,
+	}
+	var ys []float64
+	for _, s := range ss {
+		for _, p := range s.pts {
+			ys = append(ys, p.Y)
+		}
+	}
+	c.y = valueAxis(ys, false)
+	c.series = dropNonPositive(c.series, c.x, c.y)
+	caption := fmt.Sprintf("Verified messages per second (median of the repetitions) against the number of "+
+		"connections, one line per architecture, over the scenarios %s (%s; equal but for the connection count). "+
+		"Where a line flattens or falls, that design stops scaling; the tables give each point's errors and spread.",
+		scenarioNames(g), shortSettingsExcept(g[0], connSweep))
+	return &Figure{Title: c.title, Caption: caption, chart: c}
+}
+
+// rateFigure is p99 against achieved rate over the rate sweep g, or nil if
+// no architecture has a point.
+func rateFigure(g []results.Scenario, tables map[string]results.Table, order []string, style map[string]int) *Figure {
+	var ss []series
+	var rates, lats []float64
+	for _, a := range order {
+		var pts plotter.XYs
+		for _, sc := range g {
+			if row, ok := findRow(tables[sc.Name], a); ok {
+				pts = appendPoint(pts, row.MsgS.Median, row.P99.Median)
+			}
+		}
+		if len(pts) > 0 {
+			ss = append(ss, series{name: a, style: style[a], pts: pts})
+			for _, p := range pts {
+				rates, lats = append(rates, p.X), append(lats, p.Y)
+			}
+		}
+	}
+	if len(ss) == 0 {
+		return nil
+	}
+	var offered []string
+	for _, sc := range g {
+		offered = append(offered, fmtCount(sc.Load.Rate))
+	}
+	rateScale, rateName := rateUnit(max(slicesMax(rates), g[len(g)-1].Load.Rate))
+	y, latScale, yLabel := latencyAxis(lats)
+	var xs []float64
+	for i := range ss {
+		ss[i].pts = scaled(ss[i].pts, rateScale, latScale)
+		for _, p := range ss[i].pts {
+			xs = append(xs, p.X)
+		}
+	}
+	c := chart{
+		title:  "p99 latency against achieved rate",
+		xLabel: "achieved rate (" + rateName + ")",
+		yLabel: "p99 " + yLabel,
+		x:      valueAxis(append(xs, g[len(g)-1].Load.Rate*rateScale), true),
+		y:      y,
+		glyphs: true,
+		series: ss,
+	}
+	c.series = dropNonPositive(c.series, c.x, c.y)
+	caption := fmt.Sprintf("p99 latency against the achieved rate (both medians of the repetitions), one line per "+
+		"architecture, at offered rates of %s msg/s (scenarios %s; %s). Latency runs from each message's "+
+		"intended send time. A line that turns up steeply has reached its saturation point; one that bends "+
+		"back to the left could not deliver the rate offered.",
+		strings.Join(offered, ", "), scenarioNames(g), shortSettingsExcept(g[0], rateSweep))
+	if c.y.log {
+		caption += " The latency axis is logarithmic."
+	}
+	return &Figure{Title: c.title, Caption: caption, chart: c}
+}
+
+func findRow(t results.Table, arch string) (results.Row, bool) {
+	for _, r := range t.Rows {
+		if r.Arch == arch {
+			return r, r.Measured > 0
+		}
+	}
+	return results.Row{}, false
+}
+
+// latencyAxis is an axis for latencies given in µs, and the scale to
+// apply to them: logarithmic in µs with labels that carry their unit (20µs,
+// 1ms, 2s) when they span more than a factor of 50, else linear in µs or ms.
+func latencyAxis(us []float64) (a axis, scale float64, label string) {
+	if a = valueAxis(us, true); a.log {
+		for i, t := range a.ticks {
+			if t.Label != "" {
+				a.ticks[i].Label = fmtLatency(t.Value)
+			}
+		}
+		return a, 1, "latency"
+	}
+	scale, unit := latencyUnit(slicesMax(us))
+	v := make([]float64, len(us))
+	for i, x := range us {
+		v[i] = x * scale
+	}
+	return valueAxis(v, false), scale, "latency (" + unit + ")"
+}
+
+// fmtLatency labels a tick at us microseconds: 20µs, 500µs, 1ms, 2s.
+func fmtLatency(us float64) string {
+	switch {
+	case us >= 1e6:
+		return strconv.FormatFloat(us/1e6, 'g', -1, 64) + "s"
+	case us >= 1e3:
+		return strconv.FormatFloat(us/1e3, 'g', -1, 64) + "ms"
+	}
+	return strconv.FormatFloat(us, 'g', -1, 64) + "µs"
+}
+
+// dataAxis is an axis whose ticks are the data values themselves (the
+// swept connection counts): logarithmic when they span a factor of 10.
+func dataAxis(vals []float64) axis {
+	lo, hi := slicesMin(vals), slicesMax(vals)
+	var a axis
+	if lo > 0 && hi/lo >= 10 {
+		a = axis{log: true, min: lo / 1.25, max: hi * 1.25}
+	} else {
+		pad := max((hi-lo)*0.05, 0.5)
+		a = axis{min: lo - pad, max: hi + pad}
+	}
+	for _, v := range vals {
+		a.ticks = append(a.ticks, plot.Tick{Value: v, Label: fmtCount(v)})
+	}
+	return a
+}
+
+// dropNonPositive removes points a log axis cannot show and points outside
+// the axes, and series left empty.
+func dropNonPositive(ss []series, x, y axis) []series {
+	var out []series
+	for _, s := range ss {
+		var pts plotter.XYs
+		for _, p := range s.pts {
+			if (x.log && p.X <= 0) || (y.log && p.Y <= 0) {
+				continue
+			}
+			pts = append(pts, p)
+		}
+		if len(pts) > 0 {
+			s.pts = pts
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func scenarioNames(g []results.Scenario) string {
+	var n []string
+	for _, sc := range g {
+		n = append(n, sc.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// shortSettings is a scenario's load in a few words, for captions (the
+// tables give the full settings).
+func shortSettings(sc results.Scenario) string { return shortSettingsExcept(sc, -1) }
+
+func shortSettingsExcept(sc results.Scenario, swept sweepKind) string {
+	l, s := sc.Load, sc.Server
+	var parts []string
+	conns := plural(l.Conns, "conn")
+	switch {
+	case l.Rate > 0 && swept == rateSweep:
+		parts = append(parts, "open loop over "+conns)
+	case l.Rate > 0 && swept == connSweep:
+		parts = append(parts, fmt.Sprintf("open loop at %s msg/s", fmtCount(l.Rate)))
+	case l.Rate > 0:
+		parts = append(parts, fmt.Sprintf("open loop at %s msg/s over %s", fmtCount(l.Rate), conns))
+	case swept == connSweep:
+		parts = append(parts, fmt.Sprintf("closed loop, depth %d", l.Depth))
+	default:
+		parts = append(parts, fmt.Sprintf("closed loop, %s x depth %d", conns, l.Depth))
+	}
+	parts = append(parts, fmt.Sprintf("%s %s messages", fmtSize(l.Size), l.Content), s.Framing.String()+" framing")
+	if s.Work.CPU > 0 {
+		parts = append(parts, fmt.Sprintf("%v CPU per message", s.Work.CPU))
+	}
+	if s.Work.Sleep > 0 {
+		parts = append(parts, fmt.Sprintf("%v sleep per message", s.Work.Sleep))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// fmtSize: 16-byte, 16 KiB, 1 MiB.
+func fmtSize(n int) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d-byte", n)
+}
+
+// fmtCount: 950, 1.50k, 12.3k, 1.23M.
+func fmtCount(v float64) string {
+	switch a := math.Abs(v); {
+	case a < 1e3:
+		return fmt.Sprintf("%.0f", v)
+	case a < 1e4:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v/1e3), "0"), ".") + "k"
+	case a < 1e6:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v/1e3), "0"), ".") + "k"
+	default:
+		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v/1e6), "0"), ".") + "M"
+	}
+}
+
+func slicesMax(v []float64) float64 {
+	m := math.Inf(-1)
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			m = max(m, x)
+		}
+	}
+	if math.IsInf(m, -1) {
+		return 0
+	}
+	return m
+}
+
+func slicesMin(v []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range v {
+		if !math.IsNaN(x) {
+			m = min(m, x)
+		}
+	}
+	if math.IsInf(m, 1) {
+		return 0
+	}
+	return m
+}
