@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"archbench/loadgen"
+	"archbench/report"
 	"archbench/results"
 	"archbench/runner"
 	"archbench/scenarios"
@@ -27,10 +29,11 @@ func init() {
 const runsDir = "results/runs"
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--reps N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST]", stderr)
+	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--reps N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST] [--threshold EXPR]...", stderr)
 	var (
 		suiteName, archList, out, serverCPUs, clientCPUs string
 		reps                                             int
+		thresholds                                       []loadgen.Threshold
 	)
 	fs.StringVar(&suiteName, "suite", scenarios.DefaultSuite, "embedded suite ("+strings.Join(scenarios.Names(), ", ")+") or a YAML file")
 	fs.StringVar(&archList, "arch", "", "comma-separated architectures (default: all, see archbench list)")
@@ -38,6 +41,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&out, "out", "", "results directory (default "+runsDir+"/<UTC time>-<suite>)")
 	fs.StringVar(&serverCPUs, "server-cpus", "", "pin the server processes to these CPUs, e.g. 0 or 0-1 (default unpinned)")
 	fs.StringVar(&clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (default unpinned)")
+	fs.Var(thresholdsFlag{&thresholds}, "threshold", thresholdHelp)
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -102,13 +106,19 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := results.WriteDir(out, run); err != nil {
 		return fmt.Errorf("run: %w", errors.Join(runErr, err))
 	}
+	if err := report.Write(out, run); err != nil {
+		return fmt.Errorf("run: report: %w", errors.Join(runErr, err))
+	}
 	if err := results.WriteTables(stdout, run, results.Text); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	fmt.Fprintf(stderr, "archbench run: results in %s (%s, %s, %s, %s)\n", out,
+	fmt.Fprintf(stderr, "archbench run: results in %s (%s, %s, %s, %s, report.html, figures/)\n", out,
 		results.FileJSON, results.FileMD, results.FileCSV, results.FileBench)
 	if runErr != nil {
 		return fmt.Errorf("run: %w", runErr)
+	}
+	if err := checkRunThresholds(stderr, run, thresholds); err != nil {
+		return fmt.Errorf("run: %w", err)
 	}
 	return nil
 }
