@@ -80,6 +80,7 @@ type worker struct {
 	rawBlock bool
 
 	connecting int
+	fresh      int // conns[fresh:] have never been connected
 	nextTick   int64
 
 	// Open loop: the schedule cursor (period k, slot s) and its time.
@@ -323,7 +324,7 @@ func (w *worker) roll(now int64) {
 func (w *worker) tick(now int64) {
 	w.nextTick = now + tickNs
 	to := w.tm.timeout
-	for i := range w.conns {
+	for i := range w.conns[:w.fresh] {
 		c := &w.conns[i]
 		switch c.state {
 		case stDown:
@@ -339,6 +340,17 @@ func (w *worker) tick(now int64) {
 				w.fail(c, kTimeout, now)
 			}
 		}
+	}
+	w.connectFresh(now)
+}
+
+// connectFresh opens connections never tried yet, keeping maxConnecting
+// connects in progress, so the initial ramp runs as fast as the server
+// accepts.
+func (w *worker) connectFresh(now int64) {
+	for w.fresh < len(w.conns) && w.connecting < maxConnecting {
+		w.fresh++
+		w.connect(w.fresh-1, now)
 	}
 }
 
@@ -403,6 +415,9 @@ func (w *worker) connect(i int, now int64) {
 func (w *worker) finishConnect(c *conn, now int64) {
 	w.connecting--
 	c.state = stUp
+	if w.fresh < len(w.conns) {
+		w.connectFresh(now)
+	}
 	if soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {
 		w.fail(c, kConnect, now)
 		return
