@@ -1,0 +1,25 @@
+package epollpool
+
+import (
+	"archbench/protocol"
+	"archbench/servers"
+	"archbench/servers/internal/evloop"
+)
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:    "epoll-pool",
+		Summary: "epoll(7) event loop handing framed messages to --workers goroutines; replies written back by the loop",
+		New:     New,
+	})
+}
+
+// New returns an unstarted epoll-pool server for cfg. With raw framing
+// there are no messages to hand off, so it is the epoll architecture
+// itself (evloop on epoll, transforming inline) and starts no pool.
+func New(cfg servers.Config) (servers.Server, error) {
+	if cfg.Framing == protocol.Raw {
+		return evloop.NewServer(cfg, evloop.NewEpoll)
+	}
+	return NewServer(cfg)
+}
