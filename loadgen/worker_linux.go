@@ -92,7 +92,7 @@ type worker struct {
 	ringMask  int
 	secIdx    int            // current second of the series
 	secEnd    int64          // when it ends (ns)
-	secHist   *hdr.Histogram // its latencies
+	secHist   *hdr.Histogram // its latencies, merged into the tally's when it ends
 	highestUS int64
 }
 
@@ -125,7 +125,7 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			t: newTally(cfg, nsec), epfd: epfd,
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
-			secHist: newHist(cfg, 2), highestUS: highestUS(cfg),
+			secHist: newHist(cfg, 3), highestUS: highestUS(cfg),
 		}
 		n := (cfg.Conns - i + cfg.Workers - 1) / cfg.Workers
 		w.conns = make([]conn, n)
@@ -274,7 +274,7 @@ func (w *worker) loop() {
 		}
 	}
 	w.t.stopped = min(now, w.tm.end)
-	w.secs.merge(w.secIdx, w.secHist)
+	w.endSecond()
 }
 
 // wait returns the number of ready events, waiting at most ns nanoseconds.
@@ -309,10 +309,17 @@ func (w *worker) wait(ns int64) int {
 	return n
 }
 
+// endSecond hands the current second's latencies over: to the run's total
+// and to the series. (One histogram record per message, not two.)
+func (w *worker) endSecond() {
+	w.t.hist.Merge(w.secHist)
+	w.secs.merge(w.secIdx, w.secHist)
+}
+
 // roll hands the current second's latencies over once now has passed it.
 func (w *worker) roll(now int64) {
 	for now >= w.secEnd {
-		w.secs.merge(w.secIdx, w.secHist)
+		w.endSecond()
 		w.secHist.Reset()
 		w.secIdx++
 		w.secEnd += int64(time.Second)
@@ -602,7 +609,6 @@ func (w *worker) complete(c *conn, now int64) {
 		return
 	}
 	us := min((now-t0+500)/1000, w.highestUS)
-	_ = w.t.hist.RecordValue(us)
 	_ = w.secHist.RecordValue(us)
 	w.t.requests++
 	if s := w.secOf(now); s >= 0 {
