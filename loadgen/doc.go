@@ -35,14 +35,20 @@
 //
 // # Event loops
 //
-// Workers event loops (goroutines locked to OS threads), each with its own
-// epoll instance, own every Workers-th connection on non-blocking sockets
-// and never share state while running. Reads and writes are raw system
-// calls; the clock is read after each epoll_wait and every 16 events. Each
-// loop keeps its own histograms; they are merged at the end. Run ends at
-// Warmup+Duration whatever the server does: epoll waits never outlast the
-// next timeout check (5 ms). Run raises RLIMIT_NOFILE's soft limit to the
-// hard limit and refuses (ErrFDLimit) a Conns that cannot fit.
+// Workers event loops (goroutines locked to OS threads; DefaultWorkers), each
+// with its own epoll instance, own every Workers-th connection on
+// non-blocking sockets and share nothing while running. This is the shape of
+// a C client (one loop per core) rather than a goroutine per connection,
+// which spends about twice the CPU per message in Go's scheduler and
+// poller. Reads and writes are raw system calls; the clock is read after
+// each epoll_wait and every 4 events; each reply costs one histogram
+// record. Each loop keeps its own histograms, merged at the end.
+//
+// The connections open at the start (at most 256 connecting per loop at a
+// time), inside the warm-up: give many connections enough warm-up. Run ends
+// at Warmup+Duration whatever the server does: epoll waits never outlast
+// the next timeout check (5 ms). Run raises RLIMIT_NOFILE's soft limit to
+// the hard limit and refuses (ErrFDLimit) a Conns that cannot fit.
 //
 // # JSON schema of Result (schema 1)
 //
@@ -70,7 +76,7 @@
 //	target_rps    float   config.rate; 0 for a closed loop
 //	mb_per_s      float   payload megabytes (10^6 bytes) per second, each way
 //	latency_us    object  min, mean, p50, p90, p99, p999, p9999, max (µs,
-//	                        1 µs resolution, 3 significant digits) and count;
+//	                        rounded to 1 µs, 3 significant digits) and count;
 //	                        all 0 when nothing was verified
 //	send_lag_us   object  same shape: open loop, how late each message was
 //	                        written against its schedule; zero for a closed loop
