@@ -23,6 +23,12 @@
 // stops and closes the rest (gnet.Engine.Stop polls every 500 ms, so it is
 // called with a context already over and Shutdown waits for gnet.Run).
 //
+// Protocol side: a Replier per connection turns what gnet reads into
+// replies; here it is a protocol.Codec answering on the loop. gnet-pool
+// (archbench/servers/gnetpool) runs this same server through NewWith with
+// its own Replier, which hands messages to a worker pool, so everything
+// below holds for it too.
+//
 // Library defects and how this package meets them, measured with the tests
 // in this package:
 //

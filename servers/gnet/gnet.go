@@ -65,6 +65,7 @@ type Server struct {
 	stopping atomic.Bool
 	stopAt   atomic.Int64 // Shutdown's deadline in Unix ns (0: none)
 	stopOnce sync.Once
+	hooks    Hooks
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -75,11 +76,16 @@ type Server struct {
 var _ servers.Server = (*Server)(nil)
 
 // New returns an unstarted gnet server for cfg (defaults applied).
-func New(cfg servers.Config) (servers.Server, error) {
+func New(cfg servers.Config) (servers.Server, error) { return NewWith(cfg, Hooks{}) }
+
+// NewWith returns an unstarted gnet server for cfg (defaults applied) whose
+// protocol side is h's (gnet-pool's); New is NewWith with the zero Hooks.
+func NewWith(cfg servers.Config, h Hooks) (*Server, error) {
 	s := &Server{
 		ready:   make(chan struct{}),
 		runDone: make(chan struct{}),
 		conns:   map[*conn]struct{}{},
+		hooks:   h,
 	}
 	s.InitCore(cfg)
 	s.log = &gnetLogger{l: s.Log}
@@ -112,8 +118,14 @@ func (s *Server) Start() error {
 		gnet.WithTicker(true),
 		gnet.WithLogger(s.log),
 	}
+	if s.hooks.Start != nil {
+		s.hooks.Start()
+	}
 	go func() {
 		err := gnet.Run(&handler{s}, protoAddr, opts...)
+		if s.hooks.Stopped != nil {
+			s.hooks.Stopped()
+		}
 		s.runErr = err
 		close(s.runDone)
 		select {

@@ -18,10 +18,11 @@ import (
 // reads it from gnet's ticker goroutine) and gc (set once).
 type conn struct {
 	gc         gnet.Conn
-	codec      *protocol.Codec
+	r          Replier
 	lastActive atomic.Int64 // Unix ns of the last progress; kept only with an idle timeout
 	lastOut    int          // OutboundBuffered when last looked at
 	finishing  bool         // Shutdown began: replies owed were queued, input is ignored
+	ending     bool         // a protocol error ended the input: close once nothing is owed
 	flush      bool         // on close, give the peer time to take the pending output
 	closed     bool
 }
@@ -67,7 +68,12 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if s.stopping.Load() || !s.Admit() {
 		return nil, gnet.Close
 	}
-	c := &conn{gc: gc, codec: protocol.NewCodec(s.Cfg.Codec())}
+	c := &conn{gc: gc}
+	if s.hooks.NewReplier != nil {
+		c.r = s.hooks.NewReplier(gc, func() { s.progress(c) })
+	} else {
+		c.r = &inline{codec: protocol.NewCodec(s.Cfg.Codec())}
+	}
 	if s.Cfg.IdleTimeout > 0 {
 		c.lastActive.Store(time.Now().UnixNano())
 	}
@@ -76,16 +82,17 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// OnTraffic transforms everything gnet read and queues the replies.
+// OnTraffic hands everything gnet read to the Replier and queues the
+// replies it gives at once.
 func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	s := h.s
 	in, _ := gc.Next(-1) // all of it: nothing stays in gnet's inbound buffer
 	c, _ := gc.Context().(*conn)
-	if c == nil || c.finishing || len(in) == 0 {
+	if c == nil || c.finishing || c.ending || len(in) == 0 {
 		return gnet.None
 	}
 	bp := s.outPool.Get().(*[]byte)
-	out, perr := c.codec.Feed((*bp)[:0], in)
+	out, perr := c.r.Feed((*bp)[:0], in)
 	var werr error
 	if len(out) > 0 {
 		_, werr = gc.Write(out) // copies what the socket does not take
@@ -100,18 +107,47 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	if perr != nil {
 		s.Log.Warn("closing connection: protocol error", "remote", gc.RemoteAddr(), "err", perr)
+		if c.r.Owed() > 0 {
+			c.ending = true // progress closes it once the replies owed are written
+			return gnet.None
+		}
 		c.flush = true
 		return gnet.Close
 	}
-	c.lastOut = gc.OutboundBuffered()
-	if c.lastOut > s.Cfg.OutCap {
+	return s.checkOutCap(c)
+}
+
+// checkOutCap closes c if the replies it is owed, queued in gnet or still
+// being made, pass Config.OutCap.
+func (s *Server) checkOutCap(c *conn) gnet.Action {
+	c.lastOut = c.gc.OutboundBuffered()
+	if owed := c.r.Owed(); c.lastOut+owed > s.Cfg.OutCap {
 		// gnet reads on whatever we do, so the only bound on a client that
 		// does not read is to close it (Redis: client-output-buffer-limit).
 		s.Log.Warn("closing connection: pending output over out-cap; the client is not reading",
-			"remote", gc.RemoteAddr(), "pending", c.lastOut, "out_cap", s.Cfg.OutCap)
+			"remote", c.gc.RemoteAddr(), "pending", c.lastOut, "owed", owed, "out_cap", s.Cfg.OutCap)
 		return gnet.Close
 	}
 	return gnet.None
+}
+
+// progress is a Replier's report, on c's loop, that it wrote replies made
+// outside Feed.
+func (s *Server) progress(c *conn) {
+	if c.closed {
+		return
+	}
+	if s.Cfg.IdleTimeout > 0 {
+		c.lastActive.Store(time.Now().UnixNano())
+	}
+	if c.ending && c.r.Owed() == 0 {
+		c.flush = true
+		_ = c.gc.EventLoop().Close(c.gc)
+		return
+	}
+	if s.checkOutCap(c) == gnet.Close {
+		_ = c.gc.EventLoop().Close(c.gc)
+	}
 }
 
 // OnClose runs before gnet writes what is left in the outbound buffer and
@@ -129,16 +165,18 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	s.untrack(c)
 	s.Release()
 	var tail []byte
-	if errors.Is(err, io.EOF) && !c.finishing {
+	if errors.Is(err, io.EOF) {
 		// The client shut its write side: everything is owed, including a
-		// held-back partial rune or an unterminated last line.
+		// held-back partial rune or an unterminated last line, and the
+		// replies still being made elsewhere.
 		var perr error
-		tail, perr = c.codec.Finish(nil)
+		tail, perr = c.r.Finish(nil, true)
 		if perr != nil {
 			s.Log.Warn("closing connection: protocol error", "remote", gc.RemoteAddr(), "err", perr)
 		}
 		c.flush = true
 	}
+	c.r.Close()
 	if !c.flush || gc.OutboundBuffered()+len(tail) == 0 {
 		return gnet.None
 	}
@@ -196,8 +234,12 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 }
 
 // idleCheck closes c if it made no progress either way for the idle
-// timeout. Output progress is seen as gnet's outbound buffer shrinking.
+// timeout. Output progress is seen as gnet's outbound buffer shrinking; a
+// connection still owed replies is not idle.
 func (s *Server) idleCheck(c *conn) {
+	if c.r.Owed() > 0 {
+		return
+	}
 	now := time.Now()
 	if out := c.gc.OutboundBuffered(); out < c.lastOut {
 		c.lastOut = out
@@ -212,11 +254,11 @@ func (s *Server) idleCheck(c *conn) {
 }
 
 // finish is Shutdown's step for c, on c's loop: queue what is owed at end
-// of input, then close c once gnet has written all of it.
+// of input, then close c once it is owed nothing and gnet has written all.
 func (s *Server) finish(c *conn) {
 	if !c.finishing {
 		c.finishing = true
-		tail, perr := c.codec.Finish(nil)
+		tail, perr := c.r.Finish(nil, false)
 		if perr != nil {
 			s.Log.Warn("closing connection: protocol error", "remote", c.gc.RemoteAddr(), "err", perr)
 		}
@@ -226,7 +268,7 @@ func (s *Server) finish(c *conn) {
 			}
 		}
 	}
-	if c.gc.OutboundBuffered() == 0 {
+	if c.r.Owed() == 0 && c.gc.OutboundBuffered() == 0 {
 		_ = c.gc.EventLoop().Close(c.gc)
 	}
 }
