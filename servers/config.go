@@ -35,7 +35,8 @@ type Config struct {
 	MaxMsg int `json:"max_msg,omitempty" yaml:"max_msg,omitempty"`
 	// Work is the handler cost per framed message (zero = none).
 	Work protocol.Work `json:"work" yaml:"work,omitempty"`
-	// Workers is the workerpool's goroutine count (0 = 4).
+	// Workers is the goroutine count of workerpool (acceptors) and of
+	// epoll-pool and gnet-pool (handlers) (0 = 4).
 	Workers int `json:"workers,omitempty" yaml:"workers,omitempty"`
 	// Loops is the number of event loops of select, poll, epoll, gnet and
 	// evio (0 = 1).

@@ -56,7 +56,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&cfg.Addr, "addr", "", "listen address: host:port, port 0 picks one (default 127.0.0.1:7000; [::1]:7000 for tcp6; a path for unix)")
 	fs.StringVar(&cfg.Network, "network", "tcp", "tcp, tcp6 or unix")
 	fs.StringVar(&framing, "framing", "raw", "raw, line or length")
-	fs.IntVar(&cfg.Workers, "workers", servers.DefaultWorkers, "workerpool: number of worker goroutines")
+	fs.IntVar(&cfg.Workers, "workers", servers.DefaultWorkers, "workerpool: accepting goroutines; epoll-pool, gnet-pool: handler goroutines")
 	fs.IntVar(&cfg.Loops, "loops", servers.DefaultLoops, "event-loop architectures: number of loops")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "close connections beyond this many at once (0 = no cap)")
 	cfg.OutCap, cfg.MaxMsg = servers.DefaultOutCap, protocol.DefaultMaxMsg
