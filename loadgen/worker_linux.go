@@ -611,8 +611,8 @@ func (w *worker) complete(c *conn, now int64) {
 	us := min((now-t0+500)/1000, w.highestUS)
 	_ = w.secHist.RecordValue(us)
 	w.t.requests++
-	if s := w.secOf(now); s >= 0 {
-		w.t.secReqs[s]++
+	if w.secIdx < len(w.t.secReqs) { // the second secHist is collecting
+		w.t.secReqs[w.secIdx]++
 	}
 }
 
