@@ -51,6 +51,20 @@ type Config struct {
 	Workers int `json:"workers,omitempty" yaml:"workers,omitempty"`
 	// Seed makes the message contents reproducible (0 = 1).
 	Seed int64 `json:"seed,omitempty" yaml:"seed,omitempty"`
+
+	// SlowConns connections beside the load trickle one byte every
+	// SlowInterval and verify their replies (side load, see side.go; 0 =
+	// none). They connect before the load starts.
+	SlowConns int `json:"slow_conns,omitempty" yaml:"slow_conns,omitempty"`
+	// SlowInterval is the pause between a slow connection's bytes (0 = 1s).
+	SlowInterval time.Duration `json:"slow_interval,omitempty" yaml:"slow_interval,omitempty"`
+	// IdleConns connections are opened before the load starts and held
+	// without a byte sent until it ends (side load; 0 = none).
+	IdleConns int `json:"idle_conns,omitempty" yaml:"idle_conns,omitempty"`
+	// Churn opens a new connection per message: connect, send, receive the
+	// verified reply, close (see churn.go). Latency includes the connect;
+	// Conns is the number of concurrent clients. Closed loop, depth 1.
+	Churn bool `json:"churn,omitempty" yaml:"churn,omitempty"`
 }
 
 // Defaults for Config's zero values.
@@ -58,6 +72,8 @@ const (
 	DefaultDuration = 10 * time.Second
 	DefaultTimeout  = 2 * time.Second
 	DefaultSize     = 16
+	// DefaultSlowInterval is the pause between a slow connection's bytes.
+	DefaultSlowInterval = time.Second
 )
 
 // WithDefaults fills in every zero value.
@@ -85,6 +101,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.SlowConns > 0 && c.SlowInterval == 0 {
+		c.SlowInterval = DefaultSlowInterval
 	}
 	return c
 }
@@ -138,8 +157,14 @@ func (c Config) Validate() error {
 	default:
 		return bad("content %q: want ascii or utf8", c.Content)
 	}
-	if c.Duration < 0 || c.Warmup < 0 || c.Timeout < 0 {
+	if c.Duration < 0 || c.Warmup < 0 || c.Timeout < 0 || c.SlowInterval < 0 {
 		return bad("durations must not be negative")
+	}
+	if c.SlowConns < 0 || c.IdleConns < 0 {
+		return bad("slow_conns and idle_conns must not be negative")
+	}
+	if c.Churn && (c.Rate > 0 || c.Depth > 1) {
+		return bad("churn is a closed loop of one message per connection: no rate, depth 1")
 	}
 	return nil
 }

@@ -50,6 +50,25 @@
 // the next timeout check (5 ms). Run raises RLIMIT_NOFILE's soft limit to
 // the hard limit and refuses (ErrFDLimit) a Conns that cannot fit.
 //
+// # Side load and churn
+//
+// Slow connections (Config.SlowConns) and idle ones (Config.IdleConns)
+// connect before the load starts, slow ones first, so that a server that
+// serves connections in accept order meets them first. They are plain
+// net.Conns on goroutines: they are not the measured path. A slow
+// connection writes its message (a one-byte payload, framed) one byte per
+// SlowInterval, then reads and verifies the reply and starts again; an
+// error replaces the connection. An idle connection sends nothing; at the
+// end each is read once without waiting to find whether the server closed
+// it. Opening the idle connections is bounded by Timeout plus a second per
+// 5,000 of them (a server that does not accept fills its backlog).
+//
+// Churn (Config.Churn) opens a connection per message: connect, send,
+// read and verify the reply, close, on Conns goroutines (blocking calls;
+// connect and close dominate). The client closes first, normally, so its
+// ports sit in TIME_WAIT; Linux reuses them for loopback connects
+// (net.ipv4.tcp_tw_reuse = 2, the default), see churn.go.
+//
 // # JSON schema of Result (schema 1)
 //
 // Stability: fields are only added. A field that changes meaning or goes
@@ -87,4 +106,20 @@
 //	histogram     string  base64 of the merged latency histogram (µs) in
 //	                        HdrHistogram's V2 compressed encoding: decode with
 //	                        hdrhistogram.Decode or Result.DecodeHistogram
+//	side          object  only with slow or idle connections (config.slow_conns,
+//	                        config.idle_conns; config.slow_interval in ns);
+//	                        counted over the whole run, warm-up included; their
+//	                        errors are here, never in errors:
+//	  side.slow   object  conns, bytes_sent, replies (verified byte for byte),
+//	                        errors (object by kind, every kind present)
+//	  side.idle   object  conns (asked), opened (connected before the load),
+//	                        held (still open at the end), errors (connect: not
+//	                        connected in time; short_read: closed by the server;
+//	                        read: reset; mismatch: the server sent bytes unasked)
+//
+// A churn run (config.churn true) has the same fields: requests and rps
+// count connections (one message each), latency runs from the start of the
+// connect to the reply's last byte, connects counts connections made,
+// warm-up included, and config.workers is the number of client goroutines
+// (= conns).
 package loadgen

@@ -54,6 +54,11 @@ type Result struct {
 	// Histogram is the merged latency histogram, encoded so that .hgrm and
 	// later merges can be made from the JSON alone.
 	Histogram []byte `json:"histogram,omitempty"`
+
+	// Side is what the slow and idle connections beside the load saw
+	// (Config.SlowConns, Config.IdleConns); nil without them. Their
+	// errors are counted here, not in Errors.
+	Side *SideResult `json:"side,omitempty"`
 }
 
 // LatencyUS is a latency summary in microseconds.

@@ -50,7 +50,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Workers = DefaultWorkers()
 	}
 	cfg.Workers = max(1, min(cfg.Workers, cfg.Conns))
-	if err := raiseFDLimit(cfg.Conns + fdSlack); err != nil {
+	if err := raiseFDLimit(cfg.Conns + cfg.SlowConns + cfg.IdleConns + fdSlack); err != nil {
 		return nil, err
 	}
 	target, err := resolve(cfg)
@@ -58,7 +58,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	ms := newMessageSet(cfg, messageCount(cfg.Size, cfg.Depth))
-	return run(ctx, cfg, target, ms)
+	side := startSide(ctx, cfg, target) // slow and idle connections (side.go)
+	var res *Result
+	if cfg.Churn {
+		res, err = runChurn(ctx, cfg, target, ms) // churn.go
+	} else {
+		res, err = run(ctx, cfg, target, ms)
+	}
+	side.finish(res)
+	return res, err
 }
 
 // DefaultWorkers is the number of event loops when Config.Workers is 0: a
