@@ -5,6 +5,12 @@
 // It is the reactor plus worker pool of production servers, as in Netty
 // with a handler on an EventExecutorGroup.
 //
+// The loops are archbench/servers/internal/evloop's, on epoll, the very
+// loop of the select, poll and epoll architectures; this package is the
+// pool they hand messages to (an evloop.Pool). The hand-off itself
+// (message queues, slots, completions) is described in evloop's package
+// documentation.
+//
 // # Goroutines
 //
 // Config.Loops event loops (default 1) and Config.Workers workers (default
@@ -12,10 +18,9 @@
 // writes and closes; workers never touch a descriptor. Workers take jobs
 // from one channel of capacity 2×Workers (Workers running, Workers queued,
 // so a worker that finishes finds the next job without waiting for a
-// loop). A loop takes a slot before it sends, so the send never blocks;
-// finished jobs go back to their loop on a mutex-guarded queue plus a write
-// to the loop's eventfd, made only when the loop has taken the queue since
-// the last write, so a burst of completions costs one wakeup.
+// loop): those are the pool's slots. A loop takes a slot before it sends,
+// so the send never blocks; a worker frees the slot, then gives the job
+// back to its loop (evloop.Job.Done), which wakes it through its eventfd.
 //
 // # Order
 //
@@ -71,14 +76,6 @@
 // and the loops close the rest at once. The last loop to exit closes the
 // job channel and waits for the workers; Shutdown returns after that, with
 // no goroutine or descriptor left.
-//
-// # The loop
-//
-// The loop is written for this package, not shared with the epoll
-// architecture's archbench/servers/internal/evloop, whose loop answers
-// messages inline and has no hook to hand them off; only evloop's epoll
-// Poller is reused. Accepting, EMFILE back-off, idle sweeps and output
-// backpressure follow evloop line for line.
 //
 // # Tradeoff
 //

@@ -21,8 +21,8 @@ import (
 )
 
 // The conformance suite's EMFILE case runs with raw framing only, which
-// this package hands to evloop; this test runs this package's own accept
-// path out of descriptors, with line framing and the pool working.
+// this package hands to the inline epoll server; this test runs the loop
+// out of descriptors with line framing and the pool working.
 
 // childLimit is the RLIMIT_NOFILE of the EMFILE child: the server runs out
 // of descriptors after some 50 connections.

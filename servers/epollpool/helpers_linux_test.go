@@ -120,7 +120,7 @@ type gate struct {
 func startGated(t testing.TB, srv *Server) *gate {
 	t.Helper()
 	g := &gate{pass: make(chan struct{})}
-	srv.work = g.work
+	srv.pool.work = g.work
 	start(t, srv)
 	t.Cleanup(g.open)
 	return g

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -21,29 +22,53 @@ const (
 	// acceptBatch bounds the accepts per readiness of the listener, so that
 	// with several loops a burst of connections is spread among them.
 	acceptBatch = 16
-	// keepOutCap: a drained output buffer larger than this is dropped
-	// rather than kept, so a once-slow idle connection does not pin megabytes.
-	keepOutCap = 256 << 10
+	// keepCap: a drained buffer larger than this is dropped rather than
+	// kept, so a once-slow idle connection does not pin megabytes.
+	keepCap = 256 << 10
 )
 
 // wakeValue is what an eventfd write adds to its counter.
 var wakeValue = binary.NativeEndian.AppendUint64(nil, 1)
 
-// conn is one connection; only its loop touches it.
+// conn is one connection; only its loop touches it (its job excepted,
+// while the job is in the pool).
 type conn struct {
 	fd     int
-	idx    int           // position in loop.list
-	peer   unix.Sockaddr // for logs
-	codec  protocol.Codec
-	out    []byte // out[off:] is pending output
+	idx    int            // position in loop.list
+	peer   unix.Sockaddr  // for logs
+	codec  protocol.Codec // answers the input inline (no Pool)
+	h      *handoff       // with a Pool: cuts the input and hands messages off; nil inline
+	out    []byte         // out[off:] is pending output
 	off    int
 	watch  Events    // interest registered with the poller
 	paused bool      // pending output reached OutCap: not reading until it halves
-	eof    bool      // input is over (EOF, protocol error, shutdown): close once drained
+	eof    bool      // input is over (EOF, protocol error, shutdown): close once all is answered and written
+	closed bool      // closed by its loop (a job of it may still be in the pool)
 	last   time.Time // last progress, read or write, for IdleTimeout
 }
 
 func (c *conn) pending() int { return len(c.out) - c.off }
+
+// owes reports whether the pool still owes replies to messages of c.
+func (c *conn) owes() bool { return c.h != nil && c.h.owes() }
+
+// compact moves pending output to the front of c.out before more is
+// appended: each byte moves at most once per halving.
+func (c *conn) compact() {
+	if c.off > 0 && c.off >= len(c.out)/2 {
+		c.out = c.out[:copy(c.out, c.out[c.off:])]
+		c.off = 0
+	}
+}
+
+// keep returns p emptied, or nil if its capacity is over keepCap, so that
+// one burst does not pin a large buffer to an idle connection.
+func keep(p []byte) []byte {
+	if cap(p) > keepCap {
+		return nil
+	}
+	return p[:0]
+}
 
 // loop is one event loop: a goroutine, its poller, its wake eventfd and the
 // connections it accepted.
@@ -53,9 +78,20 @@ type loop struct {
 	p   Poller
 	lfd int // the shared listener
 
-	wakeMu     sync.Mutex // orders wakeUp (other goroutines) against closing wake
-	wake       int        // eventfd, written to wake the loop
-	wakeClosed bool
+	// Other goroutines (Shutdown, workers) reach the loop only through
+	// notify, which mu guards.
+	mu          sync.Mutex
+	done        []*Job // jobs back from the pool, in completion order
+	wakePending bool   // wake was written and the loop has not read it since
+	wake        int    // eventfd, written to wake the loop
+	wakeClosed  bool
+	starved     atomic.Bool // found no free pool slot; the next freed slot wakes it
+
+	pool      Pool    // nil: messages are answered inline
+	single    bool    // a job is one message (Config.Work is nonzero), else all that wait
+	taken     []*Job  // the loop's copy of done, swapped under mu
+	ready     []*conn // connections whose messages wait for a pool slot, FIFO from readyHead
+	readyHead int
 
 	lnHeld    bool      // still counted in Server.lnRefs
 	lnWatched bool      // listener registered with p
@@ -86,6 +122,8 @@ func newLoop(s *Server, id, lfd int) (*loop, error) {
 	}
 	l := &loop{
 		s: s, id: id, p: p, lfd: lfd, wake: -1,
+		pool:     s.pool,
+		single:   !s.Cfg.Work.IsZero(),
 		rbuf:     make([]byte, ReadBufSize),
 		evs:      make([]Event, 0, 64),
 		idle:     s.Cfg.IdleTimeout,
@@ -120,20 +158,40 @@ func newLoop(s *Server, id, lfd int) (*loop, error) {
 // closeFDs closes the loop's own descriptors: poller and wake eventfd.
 func (l *loop) closeFDs() {
 	_ = l.p.Close()
-	l.wakeMu.Lock()
+	l.mu.Lock()
 	if l.wake >= 0 && !l.wakeClosed {
 		_ = unix.Close(l.wake)
 	}
 	l.wakeClosed = true
-	l.wakeMu.Unlock()
+	l.mu.Unlock()
 }
 
-// wakeUp makes the loop's Wait return; any goroutine may call it.
-func (l *loop) wakeUp() {
-	l.wakeMu.Lock()
-	defer l.wakeMu.Unlock()
-	if !l.wakeClosed {
+// notify queues a job back from the pool (nil: none, just wake up) and
+// makes the loop's Wait return; any goroutine may call it. The eventfd is
+// written only if the loop has read it since the last write, so a burst of
+// completions costs one wakeup.
+func (l *loop) notify(j *Job) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if j != nil {
+		l.done = append(l.done, j)
+	}
+	if !l.wakePending && !l.wakeClosed {
+		l.wakePending = true
 		_, _ = unix.Write(l.wake, wakeValue)
+	}
+}
+
+// woken reads the wake eventfd and takes the jobs back from the pool.
+func (l *loop) woken() {
+	_, _ = unix.Read(l.wake, l.wbuf[:])
+	l.mu.Lock()
+	l.taken, l.done = l.done, l.taken[:0]
+	l.wakePending = false
+	l.mu.Unlock()
+	for i, j := range l.taken {
+		l.taken[i] = nil
+		l.completed(j)
 	}
 }
 
@@ -159,6 +217,9 @@ func (l *loop) run() {
 		l.now = time.Now()
 		for _, e := range evs {
 			l.dispatch(e)
+		}
+		if l.pool != nil {
+			l.pump()
 		}
 		l.timers()
 	}
@@ -197,7 +258,13 @@ func (l *loop) timers() {
 	if l.idle > 0 && !l.now.Before(l.nextSweep) {
 		l.nextSweep = l.now.Add(l.sweepIvl)
 		for i := len(l.list) - 1; i >= 0; i-- {
-			if c := l.list[i]; l.now.Sub(c.last) >= l.idle {
+			c := l.list[i]
+			if c.owes() {
+				// The server, not the client, is behind.
+				c.last = l.now
+				continue
+			}
+			if l.now.Sub(c.last) >= l.idle {
 				l.log.Info("closing idle connection", "remote", peer(c.peer), "idle_timeout", l.idle)
 				l.close(c)
 			}
@@ -208,7 +275,7 @@ func (l *loop) timers() {
 func (l *loop) dispatch(e Event) {
 	switch e.FD {
 	case l.wake:
-		_, _ = unix.Read(l.wake, l.wbuf[:])
+		l.woken()
 		return
 	case l.lfd:
 		if l.lnWatched {
@@ -289,7 +356,11 @@ func (l *loop) open(fd int, sa unix.Sockaddr) {
 		return
 	}
 	c := &conn{fd: fd, peer: sa, watch: Readable, last: l.now, idx: len(l.list)}
-	c.codec.Reset(l.codecCfg)
+	if l.pool != nil {
+		c.h = newHandoff(l, c)
+	} else {
+		c.codec.Reset(l.codecCfg)
+	}
 	if fd >= len(l.conns) {
 		l.conns = append(l.conns, make([]*conn, fd+1-len(l.conns))...)
 	}
@@ -297,14 +368,10 @@ func (l *loop) open(fd int, sa unix.Sockaddr) {
 	l.list = append(l.list, c)
 }
 
-// read reads once into the loop's buffer, transforms, and writes at once.
-// It reports false when c was closed.
+// read reads once into the loop's buffer and answers what it completes:
+// inline, the replies are written at once; with a Pool, the messages go to
+// the pool. It reports false when c was closed.
 func (l *loop) read(c *conn) bool {
-	if c.off > 0 && c.off >= len(c.out)/2 {
-		// Compact before appending: each byte moves at most once per halving.
-		c.out = c.out[:copy(c.out, c.out[c.off:])]
-		c.off = 0
-	}
 	n, err := unix.Read(c.fd, l.rbuf)
 	var perr error
 	switch {
@@ -315,14 +382,19 @@ func (l *loop) read(c *conn) bool {
 		l.close(c)
 		return false
 	case n == 0: // EOF: the client is done sending; answer what is owed
-		c.eof = true
-		c.out, perr = c.codec.Finish(c.out)
-	default:
+		perr = l.endInput(c)
+	case c.h == nil: // inline: answer at once
 		c.last = l.now
-		c.out, perr = c.codec.Feed(c.out, l.rbuf[:n])
-		if perr != nil {
+		c.compact()
+		if c.out, perr = c.codec.Feed(c.out, l.rbuf[:n]); perr != nil {
 			c.eof = true // flush the replies before the bad message, then close
 		}
+	default: // with a Pool: cut into messages for it
+		c.last = l.now
+		if perr = c.h.cut(l.rbuf[:n]); perr != nil {
+			c.eof = true // answer the messages before the bad one, then close
+		}
+		l.submit(c)
 	}
 	if perr != nil {
 		l.log.Warn("closing connection: protocol error", "remote", peer(c.peer), "err", perr)
@@ -330,8 +402,26 @@ func (l *loop) read(c *conn) bool {
 	return l.flush(c)
 }
 
+// endInput marks c's input over. Inline, the codec answers what it holds;
+// with a Pool, an unterminated last line becomes one more message, and the
+// messages waiting go to the pool. It returns a protocol error (an
+// incomplete frame).
+func (l *loop) endInput(c *conn) error {
+	c.eof = true
+	if c.h != nil {
+		err := c.h.finish()
+		l.submit(c)
+		return err
+	}
+	c.compact()
+	var err error
+	c.out, err = c.codec.Finish(c.out)
+	return err
+}
+
 // flush writes pending output until the socket is full. It closes c once
-// its input is over and all output is written, reporting false.
+// its input is over, all its messages are answered and all output is
+// written, reporting false.
 func (l *loop) flush(c *conn) bool {
 	for c.off < len(c.out) {
 		want := len(c.out) - c.off
@@ -353,13 +443,8 @@ func (l *loop) flush(c *conn) bool {
 		}
 	}
 	if c.off == len(c.out) {
-		c.off = 0
-		if cap(c.out) > keepOutCap {
-			c.out = nil
-		} else {
-			c.out = c.out[:0]
-		}
-		if c.eof {
+		c.out, c.off = keep(c.out), 0
+		if c.eof && !c.owes() {
 			l.close(c)
 			return false
 		}
@@ -368,9 +453,10 @@ func (l *loop) flush(c *conn) bool {
 }
 
 // settle registers what c waits for now: readable unless its input is
-// over or its pending output is at OutCap (backpressure: the client's
-// writes stall in the kernel, and the loop does not spin), writable while
-// output is pending.
+// over, its pending output is at OutCap, or its messages wait for the pool
+// (handoff.readable), so that the client's writes stall in the kernel
+// (backpressure) and the loop does not spin; writable while output is
+// pending.
 func (l *loop) settle(c *conn) {
 	p := c.pending()
 	if p >= l.outCap && !c.paused {
@@ -381,7 +467,7 @@ func (l *loop) settle(c *conn) {
 		l.s.paused.Add(-1)
 	}
 	var want Events
-	if !c.eof && !c.paused {
+	if !c.eof && !c.paused && (c.h == nil || c.h.readable()) {
 		want |= Readable
 	}
 	if p > 0 {
@@ -398,7 +484,17 @@ func (l *loop) settle(c *conn) {
 	c.watch = want
 }
 
+// close closes c at once. A job of c still in the pool is told to stop and
+// its completion is dropped; a queued c stays in loop.ready until pump
+// skips it.
 func (l *loop) close(c *conn) {
+	if c.closed {
+		return
+	}
+	c.closed = true
+	if c.h != nil {
+		l.dropHandoff(c)
+	}
 	_ = l.p.Del(c.fd)
 	_ = unix.Close(c.fd)
 	l.conns[c.fd] = nil
@@ -414,7 +510,8 @@ func (l *loop) close(c *conn) {
 }
 
 // drain begins a graceful stop: the listener is released, every
-// connection stops reading, and each closes once its output is written.
+// connection stops reading, and each closes once its messages are answered
+// and its output is written.
 func (l *loop) drain() {
 	l.draining = true
 	l.resumeAt = time.Time{}
@@ -422,15 +519,16 @@ func (l *loop) drain() {
 	for i := len(l.list) - 1; i >= 0; i-- {
 		c := l.list[i]
 		if !c.eof {
-			c.eof = true
-			var err error
-			if c.out, err = c.codec.Finish(c.out); err != nil {
+			if err := l.endInput(c); err != nil {
 				l.log.Warn("closing connection: protocol error", "remote", peer(c.peer), "err", err)
 			}
 		}
 		if l.flush(c) {
 			l.settle(c)
 		}
+	}
+	if l.pool != nil {
+		l.pump()
 	}
 }
 
@@ -443,18 +541,19 @@ func (l *loop) releaseListener() {
 }
 
 // exit closes whatever is still open: connections (their pending output
-// is dropped), the listener reference, the poller and the wake fd.
+// and pooled messages are dropped), the listener reference, the poller and
+// the wake fd.
 func (l *loop) exit() {
 	unsent := 0
 	for len(l.list) > 0 {
 		c := l.list[len(l.list)-1]
-		if c.pending() > 0 {
+		if c.pending() > 0 || c.owes() {
 			unsent++
 		}
 		l.close(c)
 	}
 	if unsent > 0 {
-		l.log.Warn("closed connections with unsent output", "connections", unsent)
+		l.log.Warn("closed connections with unsent output or unanswered messages", "connections", unsent)
 	}
 	l.releaseListener()
 	l.closeFDs()
