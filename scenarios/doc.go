@@ -1,5 +1,5 @@
 // Package scenarios holds archbench's benchmark scenarios: YAML suite files
-// embedded in the binary (quick.yaml, full.yaml), parsed strictly and
+// embedded in the binary (quick.yaml, full.yaml, tradeoffs.yaml), parsed strictly and
 // validated before anything runs.
 //
 // A suite file looks like this; every key is optional unless marked:
@@ -32,6 +32,12 @@
 //	      warmup: 250ms
 //	      duration: 1250ms      # required (here or under defaults)
 //	      timeout: 1s
+//	      slow_conns: 8         # side load: connect first, trickle one byte per slow_interval
+//	      slow_interval: 1s
+//	      idle_conns: 5000      # side load: connect first, stay idle (counted against the fd limit)
+//	      churn: false          # true: a new connection per message
+//	    rate_sweep:             # open loop at fractions of each architecture's saturation
+//	      {from: 0.1, to: 1.2, steps: 6}   # (measured first as a closed loop; load.rate unset)
 //
 // Parse rejects unknown keys, wrong types and bad durations with the file
 // and line; Suite.Validate then checks what cannot work: connections above

@@ -40,6 +40,10 @@ type Scenario struct {
 	Description string `yaml:"description"`
 	// Archs restricts the scenario to these architectures (empty = all).
 	Archs []string `yaml:"archs,omitempty"`
+	// RateSweep, if set, makes the scenario a rate sweep: the runner first
+	// measures each architecture's saturation (the scenario as a closed
+	// loop), then runs it as an open loop at each fraction of that rate.
+	RateSweep *RateSweep `yaml:"rate_sweep,omitempty"`
 
 	Settings `yaml:",inline"`
 
@@ -57,6 +61,27 @@ type Server struct {
 	MaxConns    int      `yaml:"max_conns,omitempty"`    // 0 = no cap
 	OutCap      Size     `yaml:"out_cap,omitempty"`      // pending output cap (0 = 4 MiB)
 	IdleTimeout Duration `yaml:"idle_timeout,omitempty"` // 0 = never
+}
+
+// RateSweep is a rate sweep relative to each architecture's saturation:
+// Steps offered rates evenly spaced from From to To times the closed-loop
+// rate measured first (0.1 to 1.2 in 6 steps: 10%, 32%, 54%, 76%, 98%, 120%).
+type RateSweep struct {
+	From  float64 `yaml:"from"`
+	To    float64 `yaml:"to"`
+	Steps int     `yaml:"steps"`
+}
+
+// Fractions are the sweep's steps as fractions of the saturation rate.
+func (r RateSweep) Fractions() []float64 {
+	if r.Steps < 2 {
+		return []float64{r.From}
+	}
+	f := make([]float64, r.Steps)
+	for i := range f {
+		f[i] = r.From + (r.To-r.From)*float64(i)/float64(r.Steps-1)
+	}
+	return f
 }
 
 // Work is the per-message handler cost (framed protocols only).
@@ -78,6 +103,11 @@ type Load struct {
 	Warmup   Duration        `yaml:"warmup,omitempty"`   // excluded from the measurement
 	Duration Duration        `yaml:"duration,omitempty"` // measured time (required)
 	Timeout  Duration        `yaml:"timeout,omitempty"`  // per read and write (0 = 2s)
+
+	SlowConns    int      `yaml:"slow_conns,omitempty"`    // side load: connections trickling one byte per slow_interval
+	SlowInterval Duration `yaml:"slow_interval,omitempty"` // pause between a slow connection's bytes (0 = 1s)
+	IdleConns    int      `yaml:"idle_conns,omitempty"`    // side load: connections held idle
+	Churn        bool     `yaml:"churn,omitempty"`         // a new connection per message
 }
 
 // ServerConfig is the servers.Config the scenario's server runs with; Addr
@@ -112,6 +142,11 @@ func (s Scenario) LoadConfig() loadgen.Config {
 		Warmup:   v.Warmup.D(),
 		Duration: v.Duration.D(),
 		Timeout:  v.Timeout.D(),
+
+		SlowConns:    v.SlowConns,
+		SlowInterval: v.SlowInterval.D(),
+		IdleConns:    v.IdleConns,
+		Churn:        v.Churn,
 	}.WithDefaults()
 }
 
@@ -153,6 +188,10 @@ func (s Settings) withDefaults(d Settings) Settings {
 	fill(&s.Load.Warmup, d.Load.Warmup)
 	fill(&s.Load.Duration, d.Load.Duration)
 	fill(&s.Load.Timeout, d.Load.Timeout)
+	fill(&s.Load.SlowConns, d.Load.SlowConns)
+	fill(&s.Load.SlowInterval, d.Load.SlowInterval)
+	fill(&s.Load.IdleConns, d.Load.IdleConns)
+	fill(&s.Load.Churn, d.Load.Churn)
 	return s
 }
 

@@ -14,14 +14,14 @@ import (
 	"archbench/protocol"
 )
 
-// allArchs are the eight architectures the suites are written for.
-var allArchs = []string{"sequential", "goroutine", "workerpool", "select", "poll", "epoll", "gnet", "evio"}
+// allArchs are the architectures the suites are written for.
+var allArchs = []string{"sequential", "goroutine", "workerpool", "reuseport", "select", "poll", "epoll", "epoll-pool", "gnet", "gnet-pool", "evio"}
 
 var testEnv = Env{Archs: allArchs, MaxFDs: 20000}
 
 func TestEmbeddedSuitesValidate(t *testing.T) {
 	names := Names()
-	require.Equal(t, []string{"full", "quick"}, names)
+	require.Equal(t, []string{"full", "quick", "tradeoffs"}, names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			s, err := Embedded(name)
@@ -49,7 +49,7 @@ func TestQuickCoversAndFitsBudget(t *testing.T) {
 	has := map[string]bool{}
 	for _, sc := range s.Scenarios {
 		l := sc.LoadConfig()
-		total += time.Duration(len(allArchs)*3) * (l.Warmup + l.Duration + runOverhead)
+		total += time.Duration(8*3) * (l.Warmup + l.Duration + runOverhead) // the issue's eight architectures
 		switch {
 		case l.Conns == 1 && l.Depth == 1 && l.Rate == 0:
 			has["single-connection latency"] = true
@@ -227,6 +227,31 @@ func TestValidateErrors(t *testing.T) {
 			want: []string{"RLIMIT_NOFILE"},
 		},
 		{
+			name: "idle and slow connections count against the fd limit",
+			yaml: head + "    load: {conns: 16, slow_conns: 8, idle_conns: 19920}\n",
+			want: []string{"conns 16 + slow_conns 8 + idle_conns 19920", "needs 20008 file descriptors", "RLIMIT_NOFILE"},
+		},
+		{
+			name: "rate sweep bounds",
+			yaml: head + "    rate_sweep: {from: 1.2, to: 0.1, steps: 1}\n",
+			want: []string{"rate_sweep: from 1.2 to 0.1", "rate_sweep: steps 1"},
+		},
+		{
+			name: "rate sweep with a rate",
+			yaml: head + "    rate_sweep: {from: 0.1, to: 1, steps: 3}\n    load: {rate: 1000}\n",
+			want: []string{"rate_sweep sets the rate itself"},
+		},
+		{
+			name: "churn with depth",
+			yaml: head + "    load: {churn: true, depth: 4}\n",
+			want: []string{"churn is a closed loop"},
+		},
+		{
+			name: "negative idle conns",
+			yaml: head + "    load: {idle_conns: -1}\n",
+			want: []string{"idle_conns must not be negative"},
+		},
+		{
 			name: "framing mismatch",
 			yaml: head + "    server: {framing: line}\n    load: {framing: length}\n",
 			want: []string{"framing mismatch", "load uses length but the server uses line"},
@@ -340,4 +365,41 @@ func TestParseSize(t *testing.T) {
 
 func TestSuiteNamesAreSorted(t *testing.T) {
 	assert.True(t, slices.IsSorted(Names()))
+}
+
+func TestTradeoffs(t *testing.T) {
+	s, err := Embedded("tradeoffs")
+	require.NoError(t, err)
+	require.NoError(t, s.Validate(testEnv))
+	byName := map[string]Scenario{}
+	for _, sc := range s.Scenarios {
+		byName[sc.Name] = sc
+	}
+	for _, name := range []string{"slow-clients", "churn", "cpu-100us-loops1", "cpu-100us-loops2", "blocking-10ms",
+		"idle-0", "idle-1k", "idle-5k", "idle-15k", "bulk-1m", "rate-sweep"} {
+		require.Contains(t, byName, name)
+	}
+	l := byName["slow-clients"].LoadConfig()
+	assert.Equal(t, 8, l.SlowConns)
+	assert.Equal(t, time.Second, l.SlowInterval)
+	assert.True(t, byName["churn"].LoadConfig().Churn)
+	assert.Equal(t, 15000, byName["idle-15k"].LoadConfig().IdleConns)
+	assert.Equal(t, 1<<20, byName["bulk-1m"].LoadConfig().Size)
+	assert.Equal(t, 100*time.Microsecond, byName["cpu-100us-loops1"].ServerConfig().Work.CPU)
+	assert.Equal(t, 2, byName["cpu-100us-loops2"].ServerConfig().Loops)
+	rs := byName["rate-sweep"].RateSweep
+	require.NotNil(t, rs)
+	assert.InDeltaSlice(t, []float64{0.1, 0.32, 0.54, 0.76, 0.98, 1.2}, rs.Fractions(), 1e-9)
+	assert.Nil(t, byName["churn"].RateSweep)
+
+	// 15,000 idle connections fit under 20,000 but not under 15,000.
+	err = s.Validate(Env{Archs: allArchs, MaxFDs: 15000})
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), `scenario "idle-15k"`)
+}
+
+func TestRateSweepUnknownKey(t *testing.T) {
+	_, err := Parse("x.yaml", []byte("scenarios:\n  - name: a\n    description: d\n    rate_sweep: {from: 0.1, to: 1, stepz: 3}\n"))
+	require.ErrorIs(t, err, ErrSyntax)
+	assert.Contains(t, err.Error(), `unknown key "stepz" in rate_sweep`)
 }

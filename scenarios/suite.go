@@ -141,6 +141,7 @@ var sections = map[string]reflect.Type{
 	"server":      reflect.TypeOf(Server{}),
 	"server.work": reflect.TypeOf(Work{}),
 	"load":        reflect.TypeOf(Load{}),
+	"rate_sweep":  reflect.TypeOf(RateSweep{}),
 }
 
 // syntaxError rewrites yaml's type errors to name the file, the line and,
@@ -195,6 +196,9 @@ type Env struct {
 	// one descriptor per connection.
 	MaxFDs uint64
 }
+
+// MaxSweepSteps bounds a rate sweep's steps.
+const MaxSweepSteps = 50
 
 // FDReserve is the descriptors a process needs besides its connections
 // (stdio, listener, epoll, pipes, ...).
@@ -266,9 +270,20 @@ func (s *Suite) Validate(env Env) error {
 				bad(sc, "load size %d exceeds the server's max_msg %d: every message would be refused", load.Size, maxMsg)
 			}
 		}
-		if env.MaxFDs > 0 && uint64(load.Conns)+FDReserve > env.MaxFDs {
-			bad(sc, "load conns %d needs %d file descriptors in the server and as many in the generator, above the RLIMIT_NOFILE hard limit %d (lower conns or raise the limit: ulimit -Hn)",
-				load.Conns, load.Conns+FDReserve, env.MaxFDs)
+		if n := load.Conns + load.SlowConns + load.IdleConns; env.MaxFDs > 0 && uint64(n)+FDReserve > env.MaxFDs {
+			bad(sc, "load conns %d + slow_conns %d + idle_conns %d needs %d file descriptors in the server and as many in the generator, above the RLIMIT_NOFILE hard limit %d (lower them or raise the limit: ulimit -Hn)",
+				load.Conns, load.SlowConns, load.IdleConns, n+FDReserve, env.MaxFDs)
+		}
+		if rs := sc.RateSweep; rs != nil {
+			if rs.From <= 0 || rs.To <= rs.From {
+				bad(sc, "rate_sweep: from %v to %v: want 0 < from < to (fractions of the saturation rate, e.g. from: 0.1, to: 1.2)", rs.From, rs.To)
+			}
+			if rs.Steps < 2 || rs.Steps > MaxSweepSteps {
+				bad(sc, "rate_sweep: steps %d: want 2 to %d", rs.Steps, MaxSweepSteps)
+			}
+			if load.Rate > 0 || load.Depth > 1 || load.Churn {
+				bad(sc, "rate_sweep sets the rate itself: leave load.rate, depth and churn out (the saturation run is a closed loop of depth 1)")
+			}
 		}
 	}
 	return errors.Join(errs...)
