@@ -36,6 +36,10 @@ type Run struct {
 	Scenarios []Scenario `json:"scenarios"` // in suite order
 	Samples   []Sample   `json:"samples"`   // in the order they ran
 
+	// SLO is the p99 latency objective (µs) that the knee of a rate sweep
+	// is measured against (0 = DefaultSLO).
+	SLO float64 `json:"slo_us,omitempty"`
+
 	// Interrupted says the run was stopped early (SIGINT, an error); the
 	// samples present are complete.
 	Interrupted string `json:"interrupted,omitempty"`
@@ -69,6 +73,31 @@ type Scenario struct {
 	Archs       []string       `json:"archs,omitempty"` // applies only to these (empty = all)
 	Server      servers.Config `json:"server"`
 	Load        loadgen.Config `json:"load"`
+	// Sweep marks one run of a rate sweep; Load.Rate is then 0 and each
+	// sample's result holds the rate it was offered (target_rps).
+	Sweep *SweepStep `json:"rate_sweep,omitempty"`
+}
+
+// SweepStep is one run of a rate sweep: the closed-loop saturation run
+// (Fraction 0) or an open loop at Fraction times the saturation rate that
+// the same architecture reached in the same repetition.
+type SweepStep struct {
+	Of       string  `json:"of"`       // the suite's scenario
+	Fraction float64 `json:"fraction"` // of the saturation rate; 0 = the saturation run
+}
+
+// SweepName names a rate sweep's run: "rate-sweep@sat", "rate-sweep@40%".
+func SweepName(of string, fraction float64) string {
+	if fraction == 0 {
+		return of + "@sat"
+	}
+	return fmt.Sprintf("%s@%.0f%%", of, fraction*100)
+}
+
+// OpenLoop reports whether the scenario runs an open loop (a fixed rate, or
+// a rate-sweep step).
+func (s Scenario) OpenLoop() bool {
+	return s.Load.Rate > 0 || (s.Sweep != nil && s.Sweep.Fraction > 0)
 }
 
 // Exit is how a server process ended after the runner's SIGTERM.

@@ -27,6 +27,10 @@ const (
 // ErrOptions: Options that cannot run.
 var ErrOptions = errors.New("runner: bad options")
 
+// ErrNoSaturation: a rate-sweep step could not run because its saturation
+// run measured nothing.
+var ErrNoSaturation = errors.New("runner: no saturation rate")
+
 // Options is one `archbench run`.
 type Options struct {
 	// Suite is the scenarios to run, already validated.
@@ -48,6 +52,9 @@ type Options struct {
 	StartTimeout time.Duration
 	// StopGrace bounds the server's exit after SIGTERM (0 = 6s).
 	StopGrace time.Duration
+	// SLO is the p99 objective that rate sweeps' knees are measured
+	// against, recorded in the results (0 = results.DefaultSLO).
+	SLO time.Duration
 	// Load runs the load (nil = loadgen.Run); tests replace it.
 	Load func(context.Context, loadgen.Config) (*loadgen.Result, error)
 }
@@ -98,13 +105,20 @@ func (o Options) withDefaults() (Options, error) {
 // job is one server run: a scenario on an architecture, one repetition.
 type job struct {
 	sc   *scenarios.Scenario
+	name string // the results' scenario name (a rate sweep's runs have their own)
 	arch string
 	rep  int
+	// A rate sweep's run: step says which; sat is the saturation rate that
+	// the sweep's first run (step.Fraction 0) measures for the later ones.
+	step *results.SweepStep
+	sat  *float64
 }
 
 // plan orders the runs: scenario by scenario; within one, repetition 1 of
 // every architecture, then repetition 2, ..., each repetition starting one
 // architecture later so that no architecture always follows the same one.
+// A rate sweep runs, for each architecture and repetition, its saturation
+// run and then every step.
 func plan(o Options) []job {
 	var jobs []job
 	for i := range o.Suite.Scenarios {
@@ -117,7 +131,17 @@ func plan(o Options) []job {
 		}
 		for rep := 1; rep <= o.Reps; rep++ {
 			for k := range archs {
-				jobs = append(jobs, job{sc: sc, arch: archs[(k+rep-1)%len(archs)], rep: rep})
+				arch := archs[(k+rep-1)%len(archs)]
+				if sc.RateSweep == nil {
+					jobs = append(jobs, job{sc: sc, name: sc.Name, arch: arch, rep: rep})
+					continue
+				}
+				// The saturation run, then each step, back to back.
+				sat := new(float64)
+				for _, f := range append([]float64{0}, sc.RateSweep.Fractions()...) {
+					jobs = append(jobs, job{sc: sc, name: results.SweepName(sc.Name, f), arch: arch, rep: rep,
+						step: &results.SweepStep{Of: sc.Name, Fraction: f}, sat: sat})
+				}
 			}
 		}
 	}
@@ -167,11 +191,26 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 		Reps:      o.Reps,
 	}
 	run.Env.FDLimit = fdLimit
+	run.SLO = float64(o.SLO.Microseconds())
 	for _, sc := range o.Suite.Scenarios {
-		run.Scenarios = append(run.Scenarios, results.Scenario{
+		base := results.Scenario{
 			Name: sc.Name, Description: sc.Description, Archs: sc.Archs,
 			Server: sc.ServerConfig(), Load: sc.LoadConfig(),
-		})
+		}
+		if sc.RateSweep == nil {
+			run.Scenarios = append(run.Scenarios, base)
+			continue
+		}
+		for _, f := range append([]float64{0}, sc.RateSweep.Fractions()...) {
+			step := base
+			step.Name = results.SweepName(sc.Name, f)
+			step.Sweep = &results.SweepStep{Of: sc.Name, Fraction: f}
+			step.Description = fmt.Sprintf("Step %.0f%% of the rate sweep %s: %s", f*100, sc.Name, sc.Description)
+			if f == 0 {
+				step.Description = fmt.Sprintf("The saturation run of the rate sweep %s (closed loop; its msg/s sets each architecture's offered rates): %s", sc.Name, sc.Description)
+			}
+			run.Scenarios = append(run.Scenarios, step)
+		}
 	}
 
 	jobs := plan(o)
@@ -187,7 +226,7 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 		run.Samples = append(run.Samples, s)
 		est.add(j, s.Wall)
 		fmt.Fprintf(o.Progress, "[%*d/%d] %s %s rep %d/%d: %s; %v left\n",
-			len(fmt.Sprint(len(jobs))), i+1, len(jobs), j.sc.Name, j.arch, j.rep, o.Reps,
+			len(fmt.Sprint(len(jobs))), i+1, len(jobs), j.name, j.arch, j.rep, o.Reps,
 			summary(s), est.left(jobs[i+1:]).Round(time.Second))
 	}
 	run.Elapsed = time.Since(began).Seconds()
@@ -210,15 +249,22 @@ func maskOf(cpus []int) *cpuMask {
 // CPU and peak RSS around the load and stops it.
 func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sample) {
 	start := time.Now()
-	s = results.Sample{Scenario: j.sc.Name, Arch: j.arch, Rep: j.rep, Start: start.UTC().Round(0)}
+	s = results.Sample{Scenario: j.name, Arch: j.arch, Rep: j.rep, Start: start.UTC().Round(0)}
 	defer func() { s.Wall = time.Since(start).Seconds() }()
+	cfg := j.sc.LoadConfig()
+	if j.step != nil && j.step.Fraction > 0 {
+		if *j.sat <= 0 {
+			s.Error = fmt.Sprintf("%v: the saturation run %s measured no rate", ErrNoSaturation, results.SweepName(j.step.Of, 0))
+			return s
+		}
+		cfg.Rate = j.step.Fraction * *j.sat
+	}
 
 	p, err := startServer(ctx, o.Binary, serveArgs(j.arch, j.sc.ServerConfig()), mask, o.StartTimeout)
 	if err != nil {
 		s.Error = err.Error()
 		return s
 	}
-	cfg := j.sc.LoadConfig()
 	cfg.Addr = p.addr
 
 	runtime.GC() // the previous run's garbage is not this run's cost
@@ -239,6 +285,9 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 	died := p.exited()
 	s.Exit, s.ExitDetail = p.stop(o.StopGrace)
 	s.Result = res
+	if j.step != nil && j.step.Fraction == 0 && res != nil {
+		*j.sat = res.RPS
+	}
 	switch {
 	case loadErr != nil:
 		s.Error = "load: " + loadErr.Error()
