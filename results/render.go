@@ -35,12 +35,17 @@ const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetit
 	"whose CV across repetitions exceeds 10%; errors are totals over all repetitions by kind; " +
 	"CPU-s/M is the server's CPU seconds per million messages; vs best is msg/s over the best row's. " +
 	"Open-loop tables rank the architectures that reach 95% of the target rate by p99, and vs target " +
-	"is msg/s over the target rate."
+	"is msg/s over the target rate (in a rate sweep, the rate that architecture was offered). " +
+	"MB/s (large messages) is payload megabytes per second each way. RSS/idle is the server's peak RSS " +
+	"over the baseline scenario's (no idle connections) per idle connection it still held at the end."
 
 // WriteTables writes one table per scenario, each under a heading with the
 // scenario's name, description and settings, then the legend.
 func WriteTables(w io.Writer, r *Run, style Style) error {
 	ew := &errWriter{w: w}
+	if err := writeKnees(ew, r, style); err != nil {
+		return err
+	}
 	for i, t := range Summarize(r) {
 		if i > 0 {
 			fmt.Fprintln(ew)
@@ -100,10 +105,21 @@ func WriteMarkdown(w io.Writer, r *Run) error {
 func settings(sc Scenario, reps int) string {
 	l, s := sc.Load, sc.Server
 	var parts []string
-	if l.Rate > 0 {
+	switch sw := sc.Sweep; {
+	case sw != nil && sw.Fraction > 0:
+		parts = append(parts, fmt.Sprintf("open loop at %.0f%% of each architecture's %s msg/s over %d conns", 100*sw.Fraction, SweepName(sw.Of, 0), l.Conns))
+	case l.Churn:
+		parts = append(parts, fmt.Sprintf("a new connection per message, %d clients", l.Conns))
+	case l.Rate > 0:
 		parts = append(parts, fmt.Sprintf("open loop at %s msg/s over %d conns", fmtCount(l.Rate), l.Conns))
-	} else {
+	default:
 		parts = append(parts, fmt.Sprintf("closed loop, %d conns x depth %d", l.Conns, l.Depth))
+	}
+	if l.SlowConns > 0 {
+		parts = append(parts, fmt.Sprintf("%d slow conns (a byte every %v)", l.SlowConns, l.SlowInterval))
+	}
+	if l.IdleConns > 0 {
+		parts = append(parts, fmt.Sprintf("%d idle conns", l.IdleConns))
 	}
 	parts = append(parts, fmt.Sprintf("%s %s messages", fmtBytes(float64(l.Size)), l.Content), s.Framing.String()+" framing")
 	if s.Work.CPU > 0 {
@@ -175,6 +191,14 @@ func renderTable(w io.Writer, t Table, style Style) error {
 		}
 		return v
 	}
+	bulk := t.Scenario.Load.Size >= BulkSize
+	idle := t.Scenario.Load.IdleConns > 0
+	if bulk {
+		header = append(header[:2], append([]string{"MB/s"}, header[2:]...)...)
+	}
+	if idle {
+		header = append(header, "idle held", "RSS/idle")
+	}
 	notes := slices.ContainsFunc(t.Rows, func(r Row) bool { return rowNotes(r) != "" })
 	if notes {
 		header = append(header, "notes")
@@ -195,6 +219,23 @@ func renderTable(w io.Writer, t Table, style Style) error {
 			ratio = fmt.Sprintf("%.2f", r.Ratio)
 		}
 		row := []string{r.Arch, cell(0, r), cv, cell(1, r), cell(2, r), cell(3, r), fmtErrors(r), cell(4, r), cell(5, r), ratio}
+		if bulk {
+			mb := "-"
+			if !math.IsNaN(r.MBps.Median) {
+				mb = fmt.Sprintf("%.0f", r.MBps.Median)
+			}
+			row = append(row[:2], append([]string{mb}, row[2:]...)...)
+		}
+		if idle {
+			held, per := "-", "-"
+			if !math.IsNaN(r.IdleHeld.Median) {
+				held = fmt.Sprintf("%.0f/%d", r.IdleHeld.Median, t.Scenario.Load.IdleConns)
+			}
+			if !math.IsNaN(r.RSSPerIdle) {
+				per = fmtSignedBytes(r.RSSPerIdle)
+			}
+			row = append(row, held, per)
+		}
 		if notes {
 			row = append(row, rowNotes(r))
 		}
@@ -244,6 +285,9 @@ func rowNotes(r Row) string {
 	}
 	if r.ErrorKinds[loadgen.ErrMismatch] > 0 {
 		n = append(n, "WRONG REPLIES")
+	}
+	if r.SlowReplies > 0 || r.SlowErrors > 0 {
+		n = append(n, fmt.Sprintf("slow clients: %d replies, %d errors", r.SlowReplies, r.SlowErrors))
 	}
 	return strings.Join(n, ", ")
 }
@@ -314,6 +358,17 @@ func fmtBytes(v float64) string {
 		return trimZero(fmt.Sprintf("%.1f", v/(1<<30))) + " GiB"
 	}
 }
+
+// fmtSignedBytes is fmtBytes for a difference, which can be negative.
+func fmtSignedBytes(v float64) string {
+	if v < 0 {
+		return "-" + fmtBytes(-v)
+	}
+	return fmtBytes(v)
+}
+
+// BulkSize is the message size from which tables show MB/s.
+const BulkSize = 64 << 10
 
 func trimZero(s string) string { return strings.TrimSuffix(s, ".0") }
 

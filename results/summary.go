@@ -2,6 +2,7 @@ package results
 
 import (
 	"cmp"
+	"encoding/json"
 	"math"
 	"slices"
 
@@ -53,6 +54,20 @@ type Row struct {
 	CPUPerM              Stat // server CPU seconds per million verified messages
 	RSS                  Stat // server peak RSS, bytes
 
+	MBps   Stat    // payload MB (1e6 bytes) per second, each way
+	Target float64 // open loop: median offered rate (each architecture's own in a rate sweep)
+
+	// Idle connections (Load.IdleConns > 0): how many the server still held
+	// at the end, and its peak RSS over the baseline scenario's (same
+	// settings, no idle connections) per held connection, in bytes (NaN
+	// without a baseline).
+	IdleHeld   Stat
+	RSSPerIdle float64
+
+	// Slow connections (Load.SlowConns > 0): replies verified and errors
+	// on them over every repetition (not in Errors).
+	SlowReplies, SlowErrors int64
+
 	Errors     int64            // all load errors over every repetition
 	ErrorKinds map[string]int64 // by kind, over every repetition
 	Ratio      float64          // MsgS.Median over the best row's, or over the target rate in an open loop (NaN if unmeasured)
@@ -77,14 +92,71 @@ const KeepsUp = 0.95
 func Summarize(r *Run) []Table {
 	var out []Table
 	for _, sc := range r.Scenarios {
-		t := Table{Scenario: sc, OpenLoop: sc.Load.Rate > 0}
+		t := Table{Scenario: sc, OpenLoop: sc.OpenLoop()}
 		for _, arch := range archOrder(r, sc.Name) {
 			t.Rows = append(t.Rows, summarizeRow(r, sc.Name, arch))
 		}
 		rank(&t)
 		out = append(out, t)
 	}
+	idleBaselines(out)
 	return out
+}
+
+// idleBaselines fills RSSPerIdle in the tables of scenarios with idle
+// connections from a baseline table: the same settings without them.
+func idleBaselines(ts []Table) {
+	key := func(sc Scenario) string {
+		l, s := sc.Load, sc.Server
+		l.IdleConns, l.Addr, l.Seed = 0, "", 0
+		s.Addr, s.Logger = "", nil
+		b, _ := json.Marshal(struct{ S, L any }{s, l})
+		return string(b)
+	}
+	base := map[string]Table{}
+	for _, t := range ts {
+		if t.Scenario.Load.IdleConns == 0 && t.Scenario.Sweep == nil {
+			if _, dup := base[key(t.Scenario)]; !dup {
+				base[key(t.Scenario)] = t
+			}
+		}
+	}
+	for i := range ts {
+		t := &ts[i]
+		if t.Scenario.Load.IdleConns == 0 {
+			continue
+		}
+		b, ok := base[key(t.Scenario)]
+		for j := range t.Rows {
+			r := &t.Rows[j]
+			r.RSSPerIdle = math.NaN()
+			if !ok {
+				continue
+			}
+			if br, found := findRow(b, r.Arch); found {
+				r.RSSPerIdle = IdleRSSPerConn(r.RSS.Median, br.RSS.Median, r.IdleHeld.Median)
+			}
+		}
+	}
+}
+
+// IdleRSSPerConn is the server memory each held idle connection costs:
+// the peak RSS with them less the baseline's peak RSS (same load without
+// them), over the number held; NaN when none was held or a value is missing.
+func IdleRSSPerConn(peak, baseline, held float64) float64 {
+	if math.IsNaN(peak) || math.IsNaN(baseline) || math.IsNaN(held) || held <= 0 {
+		return math.NaN()
+	}
+	return (peak - baseline) / held
+}
+
+func findRow(t Table, arch string) (Row, bool) {
+	for _, r := range t.Rows {
+		if r.Arch == arch {
+			return r, true
+		}
+	}
+	return Row{}, false
 }
 
 // archOrder lists the architectures that have samples in scenario, in
@@ -111,8 +183,8 @@ func archOrder(r *Run, scenario string) []string {
 }
 
 func summarizeRow(r *Run, scenario, arch string) Row {
-	row := Row{Arch: arch, ErrorKinds: map[string]int64{}}
-	var msgs, p50, p99, p999, cpu, rss []float64
+	row := Row{Arch: arch, ErrorKinds: map[string]int64{}, RSSPerIdle: math.NaN()}
+	var msgs, p50, p99, p999, cpu, rss, mbps, targets, held []float64
 	for _, s := range r.Samples {
 		if s.Scenario != scenario || s.Arch != arch {
 			continue
@@ -131,6 +203,21 @@ func summarizeRow(r *Run, scenario, arch string) Row {
 		res := s.Result
 		row.Measured++
 		msgs = append(msgs, res.RPS)
+		mbps = append(mbps, res.MBps)
+		if res.TargetRPS > 0 {
+			targets = append(targets, res.TargetRPS)
+		}
+		if sd := res.Side; sd != nil {
+			if sd.Idle != nil {
+				held = append(held, float64(sd.Idle.Held))
+			}
+			if sd.Slow != nil {
+				row.SlowReplies += sd.Slow.Replies
+				for _, v := range sd.Slow.Errors {
+					row.SlowErrors += v
+				}
+			}
+		}
 		for k, v := range res.Errors {
 			if v != 0 {
 				row.ErrorKinds[k] += v
@@ -149,6 +236,8 @@ func summarizeRow(r *Run, scenario, arch string) Row {
 	}
 	row.MsgS, row.P50, row.P99, row.P999 = newStat(msgs), newStat(p50), newStat(p99), newStat(p999)
 	row.CPUPerM, row.RSS = newStat(cpu), newStat(rss)
+	row.MBps, row.IdleHeld = newStat(mbps), newStat(held)
+	row.Target = newStat(targets).Median
 	return row
 }
 
@@ -159,18 +248,26 @@ func rank(t *Table) {
 			best = r.MsgS.Median
 		}
 	}
-	target := t.Scenario.Load.Rate
-	if t.OpenLoop {
-		best = target // an open loop's msg/s is compared with its target
+	// An open loop's msg/s is compared with its target: the scenario's
+	// rate, or in a rate sweep the rate each architecture was offered.
+	target := func(r Row) float64 {
+		if t.Scenario.Load.Rate > 0 {
+			return t.Scenario.Load.Rate
+		}
+		return r.Target
 	}
 	for i := range t.Rows {
-		t.Rows[i].Ratio = math.NaN()
-		if best > 0 {
-			t.Rows[i].Ratio = t.Rows[i].MsgS.Median / best
+		r := &t.Rows[i]
+		r.Ratio = math.NaN()
+		switch {
+		case t.OpenLoop && target(*r) > 0:
+			r.Ratio = r.MsgS.Median / target(*r)
+		case !t.OpenLoop && best > 0:
+			r.Ratio = r.MsgS.Median / best
 		}
 	}
 	keepsUp := func(r Row) bool {
-		return t.OpenLoop && !math.IsNaN(r.MsgS.Median) && r.MsgS.Median >= KeepsUp*target && !math.IsNaN(r.P99.Median)
+		return t.OpenLoop && !math.IsNaN(r.MsgS.Median) && r.MsgS.Median >= KeepsUp*target(r) && !math.IsNaN(r.P99.Median)
 	}
 	// NaN (unmeasured) sorts last; ties keep the run order.
 	desc := func(a, b float64) int {
