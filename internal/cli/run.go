@@ -29,10 +29,11 @@ func init() {
 const runsDir = "results/runs"
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--reps N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST] [--threshold EXPR]...", stderr)
+	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--reps N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST] [--slo D] [--threshold EXPR]...", stderr)
 	var (
 		suiteName, archList, out, serverCPUs, clientCPUs string
 		reps                                             int
+		slo                                              time.Duration
 		thresholds                                       []loadgen.Threshold
 	)
 	fs.StringVar(&suiteName, "suite", scenarios.DefaultSuite, "embedded suite ("+strings.Join(scenarios.Names(), ", ")+") or a YAML file")
@@ -41,9 +42,13 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&out, "out", "", "results directory (default "+runsDir+"/<UTC time>-<suite>)")
 	fs.StringVar(&serverCPUs, "server-cpus", "", "pin the server processes to these CPUs, e.g. 0 or 0-1 (default unpinned)")
 	fs.StringVar(&clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (default unpinned)")
+	fs.DurationVar(&slo, "slo", results.DefaultSLO, "p99 objective of a rate sweep's knee (the highest rate whose p99 stays under it)")
 	fs.Var(thresholdsFlag{&thresholds}, "threshold", thresholdHelp)
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
+	}
+	if slo <= 0 {
+		return usagef("run: --slo %v: want a positive duration such as 1ms", slo)
 	}
 	if reps < 1 {
 		return usagef("run: --reps %d: want at least 1", reps)
@@ -98,6 +103,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Reps:       reps,
 		ServerCPUs: cpus[0],
 		ClientCPUs: cpus[1],
+		SLO:        slo,
 		Progress:   stderr,
 	})
 	if run == nil {
