@@ -225,7 +225,16 @@ func rateFigure(g []results.Scenario, tables map[string]results.Table, order []s
 	}
 	var offered []string
 	for _, sc := range g {
-		offered = append(offered, fmtCount(sc.Load.Rate))
+		if sc.Sweep != nil {
+			offered = append(offered, fmt.Sprintf("%.0f%%", 100*sc.Sweep.Fraction))
+		} else {
+			offered = append(offered, fmtCount(sc.Load.Rate))
+		}
+	}
+	offeredText := strings.Join(offered, ", ") + " msg/s"
+	if g[0].Sweep != nil {
+		offeredText = strings.Join(offered, ", ") + " of each architecture's own saturation rate (" +
+			results.SweepName(g[0].Sweep.Of, 0) + ")"
 	}
 	rateScale, rateName := rateUnit(max(slicesMax(rates), g[len(g)-1].Load.Rate))
 	y, latScale, yLabel := latencyAxis(lats)
@@ -240,21 +249,30 @@ func rateFigure(g []results.Scenario, tables map[string]results.Table, order []s
 		title:  "p99 latency against achieved rate",
 		xLabel: "achieved rate (" + rateName + ")",
 		yLabel: "p99 " + yLabel,
-		x:      valueAxis(append(xs, g[len(g)-1].Load.Rate*rateScale), true),
+		x:      valueAxis(appendPositive(xs, g[len(g)-1].Load.Rate*rateScale), true),
 		y:      y,
 		glyphs: true,
 		series: ss,
 	}
 	c.series = dropNonPositive(c.series, c.x, c.y)
 	caption := fmt.Sprintf("p99 latency against the achieved rate (both medians of the repetitions), one line per "+
-		"architecture, at offered rates of %s msg/s (scenarios %s; %s). Latency runs from each message's "+
+		"architecture, at offered rates of %s (scenarios %s; %s). Latency runs from each message's "+
 		"intended send time. A line that turns up steeply has reached its saturation point; one that bends "+
 		"back to the left could not deliver the rate offered.",
-		strings.Join(offered, ", "), scenarioNames(g), shortSettingsExcept(g[0], rateSweep))
+		offeredText, scenarioNames(g), shortSettingsExcept(g[0], rateSweep))
 	if c.y.log {
 		caption += " The latency axis is logarithmic."
 	}
 	return &Figure{Title: c.title, Caption: caption, chart: c}
+}
+
+// appendPositive appends v to xs if it is above 0 (a rate sweep's
+// scenarios have no fixed rate).
+func appendPositive(xs []float64, v float64) []float64 {
+	if v > 0 {
+		return append(xs, v)
+	}
+	return xs
 }
 
 func findRow(t results.Table, arch string) (results.Row, bool) {

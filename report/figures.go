@@ -253,15 +253,20 @@ func sweeps(r *results.Run, kind sweepKind) [][]results.Scenario {
 		case connSweep:
 			l.Conns = 0
 		case rateSweep:
-			if l.Rate <= 0 {
+			if !sc.OpenLoop() {
 				continue
 			}
 			l.Rate = 0
 		}
+		of := "" // a rate sweep's steps group by their sweep
+		if sc.Sweep != nil {
+			of = sc.Sweep.Of
+		}
 		b, err := json.Marshal(struct {
 			Server any
 			Load   any
-		}{s, l})
+			Of     string
+		}{s, l, of})
 		if err != nil {
 			continue
 		}
@@ -294,6 +299,9 @@ func sweeps(r *results.Run, kind sweepKind) [][]results.Scenario {
 
 func sweepValue(sc results.Scenario, kind sweepKind) float64 {
 	if kind == rateSweep {
+		if sc.Sweep != nil {
+			return sc.Sweep.Fraction // rates relative to each architecture's saturation
+		}
 		return sc.Load.Rate
 	}
 	return float64(sc.Load.Conns)

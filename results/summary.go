@@ -203,7 +203,11 @@ func summarizeRow(r *Run, scenario, arch string) Row {
 		res := s.Result
 		row.Measured++
 		msgs = append(msgs, res.RPS)
-		mbps = append(mbps, res.MBps)
+		mb := res.MBps
+		if mb == 0 { // results written before mb_per_s was filled in
+			mb = res.RPS * float64(res.Config.Size) / 1e6
+		}
+		mbps = append(mbps, mb)
 		if res.TargetRPS > 0 {
 			targets = append(targets, res.TargetRPS)
 		}
