@@ -29,8 +29,9 @@ func (r *Run) SLOus() float64 {
 type Knee struct {
 	Arch       string
 	Saturation float64 // closed-loop msg/s (median over repetitions); NaN if unmeasured
-	// Knee is the highest achieved msg/s of a step whose p99 (median)
-	// met the SLO without a single error; NaN if no step did. Step names it.
+	// Knee is the highest achieved msg/s of a step that delivered 95% of
+	// its offered rate and whose p99 (median) met the SLO without a single
+	// error; NaN if no step did. Step names it.
 	Knee float64
 	P99  float64 // at the knee, µs
 	Step string
@@ -65,7 +66,10 @@ func Knees(r *Run) []KneeTable {
 					continue
 				}
 				row, ok := findRow(tables[sc.Name], sr.Arch)
-				if !ok || row.Measured == 0 || row.Errors > 0 || math.IsNaN(row.P99.Median) || row.P99.Median > slo {
+				// A step counts if it delivered the rate offered (KeepsUp),
+				// with no error and p99 within the SLO.
+				if !ok || row.Measured == 0 || row.Errors > 0 || math.IsNaN(row.P99.Median) || row.P99.Median > slo ||
+					!(row.MsgS.Median >= KeepsUp*row.Target) {
 					continue
 				}
 				if math.IsNaN(k.Knee) || row.MsgS.Median > k.Knee {
@@ -101,7 +105,7 @@ func kneeLess(a, b Knee) bool {
 // writeKnees writes the knee tables, the headline of a run with rate sweeps.
 func writeKnees(w io.Writer, r *Run, style Style) error {
 	for _, kt := range Knees(r) {
-		title := fmt.Sprintf("Knee of %s: the highest achieved rate whose p99 stays under %s with no errors", kt.Sweep, fmtMicros(kt.SLO))
+		title := fmt.Sprintf("Knee of %s: the highest achieved rate that kept up with the offered rate with p99 under %s and no errors", kt.Sweep, fmtMicros(kt.SLO))
 		if style == Markdown {
 			fmt.Fprintf(w, "### %s\n\n", title)
 		} else {

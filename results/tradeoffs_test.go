@@ -86,8 +86,10 @@ func TestKnees(t *testing.T) {
 	r := tradeoffsFixture()
 	r.SLO = 0
 	assert.InDelta(t, float64(DefaultSLO.Microseconds()), r.SLOus(), 1e-9)
-	r.SLO = 10000 // 10 ms: goroutine's 100% step now counts
-	assert.InDelta(t, 92000, Knees(r)[0].Rows[0].Knee, 1e-9)
+	r.SLO = 10000 // 10 ms: goroutine's 100% step (92% of its offer) still falls short of 95%
+	assert.InDelta(t, 50000, Knees(r)[0].Rows[0].Knee, 1e-9)
+	r.Samples[3].Result.RPS = 99000 // now it keeps up
+	assert.InDelta(t, 99000, Knees(r)[0].Rows[0].Knee, 1e-9)
 }
 
 func TestSweepTablesUseEachArchsTarget(t *testing.T) {
