@@ -38,7 +38,7 @@ type conn struct {
 	fd     int
 	idx    int32  // position in worker.conns, the epoll event's key
 	gen    int32  // bumped on every close; stale events carry an old one
-	state  uint8  //
+	state  uint8  // stDown, stConnecting or stUp
 	events uint32 // epoll interest currently registered
 	dirty  bool   // open loop: in worker.dirty, to be flushed
 
@@ -47,8 +47,8 @@ type conn struct {
 	roff     int     // bytes of rmsg's reply received
 	inflight int     // queued or sent, reply not complete
 	head     int     // ring slot of rmsg's time stamp
-	wpos     int     // unwritten requests: ms.req[wpos:wend]
-	wend     int     //
+	wpos     int     // unwritten requests: ms.req[wpos:wend], wpos < ms.reqLen
+	wend     int     // (the requests are stored twice, so a run never wraps)
 	ring     []int64 // per message in flight: send time (closed) or intended time (open), ns
 
 	since   int64 // connect started, or last progress while up (ns)
@@ -82,6 +82,7 @@ type worker struct {
 	connecting int
 	fresh      int // conns[fresh:] have never been connected
 	nextTick   int64
+	ringMask   int // each conn.ring holds ringMask+1 time stamps
 
 	// Open loop: the schedule cursor (period k, slot s) and its time.
 	open      bool
@@ -89,7 +90,6 @@ type worker struct {
 	k         int64
 	s         int
 	nextSend  int64
-	ringMask  int
 	secIdx    int            // current second of the series
 	secEnd    int64          // when it ends (ns)
 	secHist   *hdr.Histogram // its latencies, merged into the tally's when it ends
