@@ -260,6 +260,21 @@ func TestServerNeverAnswers(t *testing.T) {
 	assert.Greater(t, res.Connects, int64(3), "timed-out connections are replaced")
 }
 
+// TestOpenLoopServerTakesButNeverAnswers: in the open loop a connection
+// keeps writing, which must not hide that no reply ever comes; and what is
+// still unanswered at the end shows in the latency, not as a fast server.
+func TestOpenLoopServerTakesButNeverAnswers(t *testing.T) {
+	t.Parallel()
+	silent := func(c net.Conn) { _, _ = io.Copy(io.Discard, c) }
+	s := startServer(t, silent)
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 4, Rate: 400, Duration: 800 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	assert.Zero(t, res.Requests)
+	assert.GreaterOrEqual(t, res.Errors[loadgen.ErrTimeout], int64(4), "every connection times out although its writes progress")
+	assert.Positive(t, res.Unanswered)
+	assert.Equal(t, res.Unanswered, res.Latency.Count, "only the unanswered messages are in the latency")
+	assert.Greater(t, res.Latency.Max, 0.0)
+}
+
 func TestServerKilledMidRun(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, echoWith(protocol.Raw, nil))

@@ -36,6 +36,10 @@ type Result struct {
 	// error (their replies are never awaited); the error itself is counted
 	// once in Errors.
 	Abandoned int64 `json:"abandoned"`
+	// Unanswered counts messages still in flight when the run ended. In the
+	// open loop they are also in Latency, each at its age at the end (a
+	// lower bound), so a server that stops answering cannot look fast.
+	Unanswered int64 `json:"unanswered"`
 	// Connects counts connections established (the initial ones and every
 	// replacement).
 	Connects int64 `json:"connects"`

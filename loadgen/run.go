@@ -138,16 +138,17 @@ func (s *seconds) merge(sec int, h *hdr.Histogram) {
 
 // tally is what one worker counted after the warm-up.
 type tally struct {
-	hist      *hdr.Histogram // latency, µs
-	lag       *hdr.Histogram // open loop: send lag, µs
-	requests  int64
-	errors    [numKinds]int64
-	unsent    int64
-	abandoned int64
-	connects  int64
-	secReqs   []int64
-	secErrs   []int64
-	stopped   int64 // when the worker stopped, ns since the start
+	hist       *hdr.Histogram // latency, µs
+	lag        *hdr.Histogram // open loop: send lag, µs
+	requests   int64
+	errors     [numKinds]int64
+	unsent     int64
+	abandoned  int64
+	unanswered int64
+	connects   int64
+	secReqs    []int64
+	secErrs    []int64
+	stopped    int64 // when the worker stopped, ns since the start
 }
 
 func newTally(cfg Config, nsec int) *tally {
@@ -189,6 +190,7 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 		}
 		res.Unsent += t.unsent
 		res.Abandoned += t.abandoned
+		res.Unanswered += t.unanswered
 		res.Connects += t.connects
 		stopped = min(stopped, t.stopped)
 		nsec = max(nsec, len(t.secReqs))

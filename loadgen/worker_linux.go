@@ -51,7 +51,11 @@ type conn struct {
 	wend     int     // (the requests are stored twice, so a run never wraps)
 	ring     []int64 // per message in flight: send time (closed) or intended time (open), ns
 
-	since   int64 // connect started, or last progress while up (ns)
+	// since is when the connect started or, while up, when the oldest
+	// message in flight last saw its reply progress (or was enqueued onto an
+	// idle connection): write progress does not count, so a server that
+	// takes requests but never answers times out (ns).
+	since   int64
 	retryAt int64 // stDown: reconnect at
 	backoff int64 // next reconnect delay
 }
@@ -274,7 +278,32 @@ func (w *worker) loop() {
 		}
 	}
 	w.t.stopped = min(now, w.tm.end)
+	w.unanswered(w.t.stopped)
 	w.endSecond()
+}
+
+// unanswered counts the messages still in flight when the run ends. In the
+// open loop each is also recorded at its age then, a lower bound of its
+// latency: a server that stops answering must not look fast because its
+// latest messages were never waited for (the closed loop always has
+// Conns×Depth messages briefly in flight, so it only counts them).
+func (w *worker) unanswered(end int64) {
+	for i := range w.conns {
+		c := &w.conns[i]
+		if c.state != stUp {
+			continue
+		}
+		w.t.unanswered += int64(c.inflight)
+		if !w.open {
+			continue
+		}
+		for j := range c.inflight {
+			t0 := c.ring[(c.head+j)&w.ringMask]
+			if t0 < end {
+				_ = w.secHist.RecordValue(min((end-t0+500)/1000, w.highestUS))
+			}
+		}
+	}
 }
 
 // wait returns the number of ready events, waiting at most ns nanoseconds.
@@ -516,7 +545,6 @@ func (w *worker) flush(c *conn, now int64) {
 			return
 		}
 		c.wpos += n
-		c.since = now
 	}
 	if c.wpos >= w.ms.reqLen {
 		c.wpos -= w.ms.reqLen
