@@ -91,9 +91,10 @@
 //	                        its in-flight queue full)
 //	abandoned     int     messages in flight on connections dropped for errors
 //	unanswered    int     messages still in flight when the run ended; in the
-//	                      open loop also recorded in latency_us at their age
-//	                      then (a lower bound), so a server that stops
-//	                      answering cannot look fast
+//	                      open loop these and the abandoned ones are also
+//	                      recorded in latency_us at their age when given up
+//	                      (a lower bound), so a server that stops answering
+//	                      cannot look fast
 //	connects      int     connections established, warm-up included
 //	rps           float   requests / elapsed_s (achieved)
 //	target_rps    float   config.rate; 0 for a closed loop

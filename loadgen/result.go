@@ -37,8 +37,9 @@ type Result struct {
 	// once in Errors.
 	Abandoned int64 `json:"abandoned"`
 	// Unanswered counts messages still in flight when the run ended. In the
-	// open loop they are also in Latency, each at its age at the end (a
-	// lower bound), so a server that stops answering cannot look fast.
+	// open loop these, and the Abandoned ones, are also in Latency, each at
+	// its age when given up (a lower bound), so a server that stops
+	// answering cannot look fast.
 	Unanswered int64 `json:"unanswered"`
 	// Connects counts connections established (the initial ones and every
 	// replacement).

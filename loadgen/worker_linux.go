@@ -285,8 +285,8 @@ func (w *worker) loop() {
 // unanswered counts the messages still in flight when the run ends. In the
 // open loop each is also recorded at its age then, a lower bound of its
 // latency: a server that stops answering must not look fast because its
-// latest messages were never waited for (the closed loop always has
-// Conns×Depth messages briefly in flight, so it only counts them).
+// messages were never waited for (the closed loop always has Conns×Depth
+// messages briefly in flight, so it only counts them).
 func (w *worker) unanswered(end int64) {
 	for i := range w.conns {
 		c := &w.conns[i]
@@ -294,14 +294,20 @@ func (w *worker) unanswered(end int64) {
 			continue
 		}
 		w.t.unanswered += int64(c.inflight)
-		if !w.open {
-			continue
-		}
-		for j := range c.inflight {
-			t0 := c.ring[(c.head+j)&w.ringMask]
-			if t0 < end {
-				_ = w.secHist.RecordValue(min((end-t0+500)/1000, w.highestUS))
-			}
+		w.recordUnanswered(c, end)
+	}
+}
+
+// recordUnanswered records, in the open loop, each message in flight on c
+// at its age at now: a lower bound of a latency that never ended (messages
+// abandoned with a failed connection, or unanswered at the end of the run).
+func (w *worker) recordUnanswered(c *conn, now int64) {
+	if !w.open {
+		return
+	}
+	for j := range c.inflight {
+		if t0 := c.ring[(c.head+j)&w.ringMask]; t0 < now {
+			_ = w.secHist.RecordValue(min((now-t0+500)/1000, w.highestUS))
 		}
 	}
 }
@@ -494,6 +500,7 @@ func (w *worker) fail(c *conn, kind int, now int64) {
 	w.count(kind, now)
 	if now >= w.tm.measureStart {
 		w.t.abandoned += int64(c.inflight)
+		w.recordUnanswered(c, now)
 	}
 	if c.state == stConnecting {
 		w.connecting--
