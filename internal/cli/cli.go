@@ -106,8 +106,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func parseWithArgs(fs *flag.FlagSet, args []string) error {
 	err := fs.Parse(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return errHelp
+		return errHelp // fs.Parse has printed the usage
 	}
 	if err != nil {
 		return usagef("%s: %v", fs.Name(), err)

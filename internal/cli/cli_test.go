@@ -77,7 +77,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 func TestHelpExitsZero(t *testing.T) {
 	_, e, code := run("serve", "-h")
 	assert.Zero(t, code)
-	assert.Contains(t, e, "--arch")
+	assert.Contains(t, e, "-arch")
+	assert.Equal(t, 1, strings.Count(e, "usage:"), "usage printed once:\n%s", e)
 }
 
 func TestParseSize(t *testing.T) {
