@@ -22,6 +22,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg                    loadgen.Config
 		framing, content, form string
 		hgrm                   string
+		thresholds             []loadgen.Threshold
 	)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:7000", "server address: host:port, or a socket path for unix")
 	fs.StringVar(&cfg.Network, "network", "tcp", "tcp, tcp6 or unix (must match the server)")
@@ -39,6 +40,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the message contents")
 	fs.StringVar(&form, "format", "text", "text or json")
 	fs.StringVar(&hgrm, "hgrm", "", "also write the latency percentile distribution (.hgrm, ms) to this file")
+	fs.Var(thresholdsFlag{&thresholds}, "threshold", thresholdHelp)
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -92,6 +94,16 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err != nil {
 		return fmt.Errorf("load: %w", err)
+	}
+	var missed []error
+	for _, th := range thresholds {
+		if terr := th.Check(res); terr != nil {
+			fmt.Fprintf(stderr, "threshold: %v\n", terr)
+			missed = append(missed, terr)
+		}
+	}
+	if len(missed) > 0 {
+		return fmt.Errorf("load: %w: %d of %d", ErrThresholds, len(missed), len(thresholds))
 	}
 	return nil
 }

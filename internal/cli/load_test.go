@@ -95,3 +95,18 @@ func TestLoadTextAgainstDeadServerStillReports(t *testing.T) {
 	assert.Contains(t, out, "mismatch 0")
 	assert.Contains(t, errOut, "load:", "progress goes to stderr")
 }
+
+func TestLoadThresholds(t *testing.T) {
+	addr := startGoroutineServer(t, protocol.Raw)
+	_, errOut, code := run("load", "--addr", addr, "--duration", "200ms", "--threshold", "mismatches==0", "--threshold", "rps>0")
+	assert.Zero(t, code, errOut)
+
+	// A dead server misses rps>0: exit 1 with the miss on stderr; the result still prints.
+	out, errOut, code := run("load", "--addr", "127.0.0.1:1", "--duration", "200ms", "--threshold", "rps>0")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, errOut, "threshold rps>0 missed")
+	assert.Contains(t, out, "Requests/sec:")
+
+	_, _, code = run("load", "--addr", addr, "--threshold", "p99<soon")
+	assert.Equal(t, 2, code)
+}
