@@ -19,15 +19,14 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 // childEnv makes the test binary an EMFILE child process (see emfile_linux_test.go).
 const childEnv = "ARCHBENCH_EPOLLPOOL_EMFILE_CHILD"
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(emfileChild())
-	}
+	testkit.ChildMain(childEnv, childLimit, startServer)
 	goleak.VerifyTestMain(m)
 }
 

@@ -24,13 +24,11 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(childEnv); mode != "" {
-		childMain(mode)
-		return
-	}
+	testkit.ChildMain(childEnv, childLimit, startServer)
 	goleak.VerifyTestMain(m)
 }
 
@@ -424,45 +422,46 @@ func TestEMFILE(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	t.Run("plain evio ends its loop and Serve returns nil", func(t *testing.T) {
-		ch := startChild(t, "bare")
-		opened, _ := exhaust(t, ch.addr, 2*childLimit)
-		res, ok := ch.next("ended", 10*time.Second)
+		ch := testkit.StartChild(t, childEnv, "bare")
+		opened, _ := testkit.Exhaust(t, ch.Addr, 2*childLimit)
+		res, ok := ch.Next("ended", 10*time.Second)
 		require.True(t, ok, "evio survived EMFILE (%d connections opened): drop the fd budget workaround?", opened)
 		t.Logf("plain evio after %d connections: evio.Serve returned %q", opened, res)
 		require.Equal(t, "<nil>", res)
 	})
 	t.Run("the fd budget keeps serving", func(t *testing.T) {
-		ch := startChild(t, "server")
-		opened, conns := exhaust(t, ch.addr, 2*childLimit)
+		ch := testkit.StartChild(t, childEnv, "server")
+		opened, conns := testkit.Exhaust(t, ch.Addr, 2*childLimit)
 		require.Equal(t, 2*childLimit, opened)
-		accepted, rejected, _ := ch.stats()
+		st := ch.Stats().Stats
+		accepted, rejected := st.Accepted, st.Rejected
 		t.Logf("after %d connections: accepted %d, rejected %d", opened, accepted, rejected)
 		require.Positive(t, rejected)
 		for _, c := range conns {
 			c.Close()
 		}
-		a, err := net.ResolveTCPAddr("tcp", ch.addr)
+		a, err := net.ResolveTCPAddr("tcp", ch.Addr)
 		require.NoError(t, err)
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			if _, _, active := ch.stats(); active == 0 {
+			if ch.Stats().Stats.Active == 0 {
 				break
 			}
 			require.True(t, time.Now().Before(deadline), "connections still open in the child")
 			time.Sleep(10 * time.Millisecond)
 		}
 		echo(t, dial(t, a), "served after the storm")
-		_, stopped := ch.next("stopped", 100*time.Millisecond)
+		_, stopped := ch.Next("stopped", 100*time.Millisecond)
 		require.False(t, stopped)
 	})
 	t.Run("a loop ended by EMFILE is reported", func(t *testing.T) {
-		ch := startChild(t, "server-hog")
+		ch := testkit.StartChild(t, childEnv, "server-hog")
 		// The connection only makes the server accept; it may be reset
 		// as the dying loop closes the listener.
-		if c, err := net.DialTimeout("tcp", ch.addr, 2*time.Second); err == nil {
+		if c, err := net.DialTimeout("tcp", ch.Addr, 2*time.Second); err == nil {
 			defer c.Close()
 		}
-		res, ok := ch.next("stopped", 10*time.Second)
+		res, ok := ch.Next("stopped", 10*time.Second)
 		require.True(t, ok, "Done was not closed after evio's loop ended")
 		t.Logf("Err: %s", res)
 		require.Contains(t, res, servers.ErrStopped.Error())

@@ -1,88 +1,38 @@
 package evloop
 
 import (
-	"bufio"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"golang.org/x/sys/unix"
 
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 // childLimit is the RLIMIT_NOFILE of the EMFILE child: the server runs out
 // of descriptors after some 50 connections.
 const childLimit = 64
 
-// childReport is what the child answers to "stats".
-type childReport struct {
-	Stats servers.Stats
-	CPU   time.Duration // the child's user+system CPU time
-	Done  bool          // the server stopped on its own
-}
-
-// emfileChild serves with the named poller under a low RLIMIT_NOFILE and
-// answers "stats" and "quit" on stdin. It returns the exit code.
-func emfileChild(name string) int {
-	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+// startServer serves with the poller named by mode in the child.
+func startServer(name string, _ func(string, ...any)) (servers.Server, string, error) {
 	newPoller := pollerByName(name)
 	if newPoller == nil {
-		return fail(fmt.Errorf("unknown poller %q", name))
-	}
-	var rl unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return fail(err)
-	}
-	rl.Cur = childLimit
-	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
-		return fail(err)
+		return nil, "", fmt.Errorf("unknown poller %q", name)
 	}
 	cfg := servers.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv, err := NewServer(cfg, newPoller)
 	if err != nil {
-		return fail(err)
+		return nil, "", err
 	}
-	if err := srv.Start(); err != nil {
-		return fail(err)
-	}
-	fmt.Println(srv.Addr())
-	in := bufio.NewScanner(os.Stdin)
-	enc := json.NewEncoder(os.Stdout)
-	for in.Scan() {
-		switch in.Text() {
-		case "stats":
-			var ru unix.Rusage
-			_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
-			r := childReport{Stats: srv.Stats(), CPU: time.Duration(ru.Utime.Nano() + ru.Stime.Nano())}
-			select {
-			case <-srv.Done():
-				r.Done = true
-			default:
-			}
-			if err := enc.Encode(r); err != nil {
-				return fail(err)
-			}
-		case "quit":
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				return fail(err)
-			}
-			return 0
-		}
-	}
-	return fail(fmt.Errorf("stdin ended: %v", in.Err()))
+	return srv, "", srv.Start()
 }
 
 // TestEMFILE runs a server out of descriptors in a child process: it must
@@ -92,40 +42,15 @@ func TestEMFILE(t *testing.T) {
 	for _, p := range pollers {
 		t.Run(p.name, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childEnv+"="+p.name)
-			cmd.Stderr = os.Stderr
-			stdin, err := cmd.StdinPipe()
-			require.NoError(t, err)
-			stdout, err := cmd.StdoutPipe()
-			require.NoError(t, err)
-			require.NoError(t, cmd.Start())
-			exited := false
-			t.Cleanup(func() {
-				if !exited {
-					_ = cmd.Process.Kill()
-					_ = cmd.Wait()
-				}
-			})
-			out := bufio.NewReader(stdout)
-			addr, err := out.ReadString('\n')
-			require.NoError(t, err)
-			stats := func() childReport {
-				_, err := io.WriteString(stdin, "stats\n")
-				require.NoError(t, err)
-				line, err := out.ReadBytes('\n')
-				require.NoError(t, err)
-				var r childReport
-				require.NoError(t, json.Unmarshal(line, &r))
-				return r
-			}
+			ch := testkit.StartChild(t, childEnv, p.name)
+			stats := ch.Stats
 
 			// More clients than the child has descriptors; the kernel
 			// completes their handshakes in the backlog.
 			const clients = childLimit + 16
 			conns := make([]net.Conn, clients)
 			for i := range conns {
-				c, err := net.DialTimeout("tcp", addr[:len(addr)-1], testTimeout)
+				c, err := net.DialTimeout("tcp", ch.Addr, testTimeout)
 				require.NoError(t, err)
 				t.Cleanup(func() { c.Close() })
 				require.NoError(t, c.SetDeadline(time.Now().Add(testTimeout)))
@@ -147,7 +72,7 @@ func TestEMFILE(t *testing.T) {
 			// child does not spin meanwhile.
 			before := stats()
 			last := conns[clients-1]
-			_, err = last.Write([]byte("LAST"))
+			_, err := last.Write([]byte("LAST"))
 			require.NoError(t, err)
 			const window = 300 * time.Millisecond
 			require.NoError(t, last.SetReadDeadline(time.Now().Add(window)))
@@ -173,10 +98,7 @@ func TestEMFILE(t *testing.T) {
 			ping(conns[served], "AGAIN")
 			require.False(t, stats().Done)
 
-			_, err = io.WriteString(stdin, "quit\n")
-			require.NoError(t, err)
-			exited = true
-			require.NoError(t, cmd.Wait(), "the child did not stop cleanly")
+			require.NoError(t, ch.Quit(), "the child did not stop cleanly")
 		})
 	}
 }

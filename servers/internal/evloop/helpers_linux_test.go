@@ -17,15 +17,14 @@ import (
 	"go.uber.org/goleak"
 
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 // childEnv names the poller an EMFILE child process serves with.
 const childEnv = "ARCHBENCH_EVLOOP_EMFILE_CHILD"
 
 func TestMain(m *testing.M) {
-	if name := os.Getenv(childEnv); name != "" {
-		os.Exit(emfileChild(name))
-	}
+	testkit.ChildMain(childEnv, childLimit, startServer)
 	goleak.VerifyTestMain(m)
 }
 
