@@ -11,11 +11,8 @@ import (
 	"archbench/protocol"
 	"archbench/servers"
 	gnetsrv "archbench/servers/gnet"
+	"archbench/servers/internal/msgbatch"
 )
-
-// keepCap: a drained buffer larger than this is dropped rather than kept,
-// so a once-busy idle connection does not pin megabytes.
-const keepCap = 256 << 10
 
 // pool is Config.Workers goroutines answering jobs, taken from one FIFO of
 // ready jobs. A connection has one job and hands it over at most once at a
@@ -135,13 +132,13 @@ func (p *pool) worker() {
 
 // answer spends the work on each message of b and appends its reply to
 // dst, in order, until cancel is set (nil: never).
-func (p *pool) answer(dst []byte, b *batch, cancel *atomic.Bool) []byte {
-	for i := b.head; i < len(b.ends); i++ {
+func (p *pool) answer(dst []byte, b *msgbatch.Batch, cancel *atomic.Bool) []byte {
+	for i := range b.Len() {
 		if cancel != nil && cancel.Load() {
 			break
 		}
 		p.work()
-		dst = protocol.AppendMessageReply(dst, p.framing, b.msg(i))
+		dst = protocol.AppendMessageReply(dst, p.framing, b.Msg(i))
 	}
 	return dst
 }
@@ -159,7 +156,7 @@ const (
 // worker hands it back under mu.
 type job struct {
 	r      *replier
-	in     batch
+	in     msgbatch.Batch
 	out    []byte
 	cancel atomic.Bool // the connection is closed: skip the remaining messages
 
@@ -214,12 +211,12 @@ type replier struct {
 	progress  func()            // gnetsrv's report after replies were written outside Feed
 	collectFn gnet.RunnableFunc // r.collect, made once
 	split     protocol.Splitter
-	wait      batch  // complete messages not yet handed to the pool
-	job       *job   // a new one replaces a job left to its worker
-	busy      bool   // job is handed over: queued, running or done
-	jobSize   int    // job.in.size() when handed over
-	scratch   []byte // replies made on the loop outside Feed
-	ended     bool   // input is over: Finish was called or the splitter failed
+	wait      msgbatch.Batch // complete messages not yet handed to the pool
+	job       *job           // a new one replaces a job left to its worker
+	busy      bool           // job is handed over: queued, running or done
+	jobSize   int            // job.in.Pending() when handed over
+	scratch   []byte         // replies made on the loop outside Feed
+	ended     bool           // input is over: Finish was called or the splitter failed
 	closed    bool
 }
 
@@ -246,7 +243,7 @@ func (r *replier) Feed(dst, in []byte) ([]byte, error) {
 		}
 		in = in[n:]
 		if ok {
-			r.wait.add(msg)
+			r.wait.Add(msg)
 		}
 	}
 	return r.dispatch(dst), nil
@@ -269,16 +266,16 @@ func (r *replier) dispatch(dst []byte) []byte {
 	if r.p.callerRuns && r.Owed() > r.p.high {
 		return r.answerHere(dst)
 	}
-	if r.busy || r.wait.empty() {
+	if r.busy || r.wait.Empty() {
 		return dst
 	}
 	j := r.job
 	if r.p.single {
-		r.wait.moveFirst(&j.in)
+		r.wait.MoveFirst(&j.in)
 	} else {
 		j.in, r.wait = r.wait, j.in
 	}
-	r.jobSize = j.in.size()
+	r.jobSize = j.in.Pending()
 	r.busy = true
 	j.mu.Lock()
 	j.state = queued
@@ -296,7 +293,7 @@ func (r *replier) answerHere(dst []byte) []byte {
 		dst = r.reclaim(dst, false)
 	}
 	dst = r.p.answer(dst, &r.wait, nil)
-	r.wait.reset()
+	r.wait.Reset()
 	return dst
 }
 
@@ -336,8 +333,8 @@ func (r *replier) reclaim(dst []byte, wait bool) []byte {
 		j.mu.Unlock()
 		dst = append(dst, j.out...)
 	}
-	j.in.reset()
-	j.out = keep(j.out)
+	j.in.Reset()
+	j.out = msgbatch.Keep(j.out)
 	return dst
 }
 
@@ -358,14 +355,14 @@ func (r *replier) collect(context.Context) error {
 	j.mu.Unlock()
 	r.busy = false
 	_, err := r.gc.Write(j.out) // copies what the socket does not take
-	j.in.reset()
-	j.out = keep(j.out)
+	j.in.Reset()
+	j.out = msgbatch.Keep(j.out)
 	if err != nil {
 		return nil // gnet closed the connection (OnClose ran)
 	}
 	if out := r.dispatch(r.scratch[:0]); len(out) > 0 {
 		_, err := r.gc.Write(out)
-		r.scratch = keep(out)
+		r.scratch = msgbatch.Keep(out)
 		if err != nil {
 			return nil
 		}
@@ -377,7 +374,7 @@ func (r *replier) collect(context.Context) error {
 // Owed is the size of the messages handed over or waiting, which will
 // become replies.
 func (r *replier) Owed() int {
-	n := r.wait.size()
+	n := r.wait.Pending()
 	if r.busy {
 		n += r.jobSize
 	}
@@ -395,7 +392,7 @@ func (r *replier) Finish(dst []byte, wait bool) ([]byte, error) {
 		r.ended = true
 		msg, ok, ferr := r.split.Finish()
 		if ok {
-			r.wait.add(msg)
+			r.wait.Add(msg)
 		}
 		err = ferr
 	}
@@ -406,7 +403,7 @@ func (r *replier) Finish(dst []byte, wait bool) ([]byte, error) {
 		dst = r.reclaim(dst, !r.p.callerRuns)
 	}
 	dst = r.p.answer(dst, &r.wait, nil)
-	r.wait.reset()
+	r.wait.Reset()
 	return dst, err
 }
 
@@ -425,66 +422,4 @@ func (r *replier) Close() {
 		j.state = idle // its ticket is stale
 	}
 	j.mu.Unlock()
-}
-
-// batch is framed messages copied out of one connection's input, in order;
-// messages before head have been taken.
-type batch struct {
-	data []byte // message bodies back to back
-	ends []int  // ends[i] is where message i ends in data
-	head int
-}
-
-func (b *batch) add(msg []byte) {
-	b.data = append(b.data, msg...)
-	b.ends = append(b.ends, len(b.data))
-}
-
-func (b *batch) empty() bool { return b.head == len(b.ends) }
-
-// size is the memory the messages not yet taken hold, their index
-// included, so that a flood of empty messages counts too.
-func (b *batch) size() int {
-	if b.empty() {
-		return 0
-	}
-	start := 0
-	if b.head > 0 {
-		start = b.ends[b.head-1]
-	}
-	return len(b.data) - start + 8*(len(b.ends)-b.head)
-}
-
-// msg returns message i.
-func (b *batch) msg(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = b.ends[i-1]
-	}
-	return b.data[start:b.ends[i]]
-}
-
-// moveFirst moves b's first message to the end of dst.
-func (b *batch) moveFirst(dst *batch) {
-	dst.add(b.msg(b.head))
-	if b.head++; b.empty() {
-		b.reset()
-	}
-}
-
-// reset empties b, dropping buffers a burst made large.
-func (b *batch) reset() {
-	b.data, b.ends, b.head = keep(b.data), b.ends[:0], 0
-	if cap(b.ends) > keepCap/8 {
-		b.ends = nil
-	}
-}
-
-// keep returns p emptied, or nil if its capacity is over keepCap, so that
-// one burst does not pin a large buffer to an idle connection.
-func keep(p []byte) []byte {
-	if cap(p) > keepCap {
-		return nil
-	}
-	return p[:0]
 }

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"archbench/protocol"
+	"archbench/servers/internal/msgbatch"
 )
 
 // waitCap bounds the messages a connection holds behind its own job in the
@@ -36,7 +37,7 @@ type Pool interface {
 type Job struct {
 	l      *loop
 	c      *conn
-	in     batch
+	in     msgbatch.Batch
 	out    []byte      // replies, built by Run
 	cancel atomic.Bool // the connection is gone: skip the remaining messages
 }
@@ -48,13 +49,13 @@ type Job struct {
 func (j *Job) Run(work func()) {
 	framing := j.l.codecCfg.Framing
 	j.out = j.out[:0]
-	for i := j.in.head; i < len(j.in.ends); i++ {
+	for i := range j.in.Len() {
 		if j.cancel.Load() || j.l.s.force.Load() {
 			j.out = j.out[:0] // abandoned: not one reply of it goes out
 			return
 		}
 		work()
-		j.out = protocol.AppendMessageReply(j.out, framing, j.in.msg(i))
+		j.out = protocol.AppendMessageReply(j.out, framing, j.in.Msg(i))
 	}
 }
 
@@ -66,56 +67,12 @@ func (j *Job) Done() {
 	j.l.notify(j)
 }
 
-// batch is framed messages copied out of one connection's input, in order;
-// messages before head have been taken.
-type batch struct {
-	data []byte // message bodies back to back
-	ends []int  // ends[i] is where message i ends in data
-	head int
-}
-
-func (b *batch) add(msg []byte) {
-	b.data = append(b.data, msg...)
-	b.ends = append(b.ends, len(b.data))
-}
-
-func (b *batch) empty() bool { return b.head == len(b.ends) }
-
-// size is the memory b holds, its message index included, so that a flood
-// of empty messages counts too.
-func (b *batch) size() int { return len(b.data) + 8*len(b.ends) }
-
-// msg returns message i.
-func (b *batch) msg(i int) []byte {
-	start := 0
-	if i > 0 {
-		start = b.ends[i-1]
-	}
-	return b.data[start:b.ends[i]]
-}
-
-// moveFirst moves b's first message to the end of dst.
-func (b *batch) moveFirst(dst *batch) {
-	dst.add(b.msg(b.head))
-	if b.head++; b.empty() {
-		b.reset()
-	}
-}
-
-// reset empties b, dropping buffers a burst made large.
-func (b *batch) reset() {
-	b.data, b.ends, b.head = keep(b.data), b.ends[:0], 0
-	if cap(b.ends) > keepCap/8 {
-		b.ends = nil
-	}
-}
-
 // handoff is a connection's side of the hand-off to the pool: its input is
 // cut into messages here, which wait here and go to the pool one job at a
 // time, so that its replies leave in request order.
 type handoff struct {
 	split  protocol.Splitter
-	wait   batch // complete messages not yet handed to the pool
+	wait   msgbatch.Batch // complete messages not yet handed to the pool
 	job    Job
 	busy   bool // job is in the pool
 	queued bool // in loop.ready, waiting for a pool slot
@@ -128,12 +85,12 @@ func newHandoff(l *loop, c *conn) *handoff {
 }
 
 // owes reports whether messages are still to be answered.
-func (h *handoff) owes() bool { return h.busy || !h.wait.empty() }
+func (h *handoff) owes() bool { return h.busy || !h.wait.Empty() }
 
 // readable reports whether the connection may be read: not while its
 // messages wait for a pool slot, nor while those waiting behind its own job
 // reach waitCap.
-func (h *handoff) readable() bool { return !h.queued && h.wait.size() < waitCap }
+func (h *handoff) readable() bool { return !h.queued && h.wait.Size() < waitCap }
 
 // cut copies every message src completes into h.wait.
 func (h *handoff) cut(src []byte) error {
@@ -144,7 +101,7 @@ func (h *handoff) cut(src []byte) error {
 		}
 		src = src[n:]
 		if ok {
-			h.wait.add(msg)
+			h.wait.Add(msg)
 		}
 	}
 	return nil
@@ -155,7 +112,7 @@ func (h *handoff) cut(src []byte) error {
 func (h *handoff) finish() error {
 	msg, ok, err := h.split.Finish()
 	if ok {
-		h.wait.add(msg)
+		h.wait.Add(msg)
 	}
 	return err
 }
@@ -166,7 +123,7 @@ func (h *handoff) finish() error {
 // loop.ready.
 func (l *loop) submit(c *conn) {
 	h := c.h
-	if h.busy || h.queued || h.wait.empty() {
+	if h.busy || h.queued || h.wait.Empty() {
 		return
 	}
 	if l.readyHead == len(l.ready) && l.acquire() {
@@ -199,7 +156,7 @@ func (l *loop) acquire() bool {
 func (l *loop) handOff(c *conn) {
 	h := c.h
 	if l.single {
-		h.wait.moveFirst(&h.job.in)
+		h.wait.MoveFirst(&h.job.in)
 	} else {
 		h.job.in, h.wait = h.wait, h.job.in
 	}
@@ -239,16 +196,16 @@ func (l *loop) pump() {
 func (l *loop) completed(j *Job) {
 	c := j.c
 	c.h.busy = false
-	j.in.reset()
+	j.in.Reset()
 	if c.closed {
 		return
 	}
 	if c.pending() == 0 {
-		c.out, j.out, c.off = j.out, keep(c.out), 0 // hand the buffer over, no copy
+		c.out, j.out, c.off = j.out, msgbatch.Keep(c.out), 0 // hand the buffer over, no copy
 	} else {
 		c.compact()
 		c.out = append(c.out, j.out...)
-		j.out = keep(j.out)
+		j.out = msgbatch.Keep(j.out)
 	}
 	c.last = l.now
 	l.submit(c)

@@ -13,6 +13,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/msgbatch"
 )
 
 const (
@@ -22,9 +23,6 @@ const (
 	// acceptBatch bounds the accepts per readiness of the listener, so that
 	// with several loops a burst of connections is spread among them.
 	acceptBatch = 16
-	// keepCap: a drained buffer larger than this is dropped rather than
-	// kept, so a once-slow idle connection does not pin megabytes.
-	keepCap = 256 << 10
 )
 
 // wakeValue is what an eventfd write adds to its counter.
@@ -59,15 +57,6 @@ func (c *conn) compact() {
 		c.out = c.out[:copy(c.out, c.out[c.off:])]
 		c.off = 0
 	}
-}
-
-// keep returns p emptied, or nil if its capacity is over keepCap, so that
-// one burst does not pin a large buffer to an idle connection.
-func keep(p []byte) []byte {
-	if cap(p) > keepCap {
-		return nil
-	}
-	return p[:0]
 }
 
 // loop is one event loop: a goroutine, its poller, its wake eventfd and the
@@ -443,7 +432,7 @@ func (l *loop) flush(c *conn) bool {
 		}
 	}
 	if c.off == len(c.out) {
-		c.out, c.off = keep(c.out), 0
+		c.out, c.off = msgbatch.Keep(c.out), 0
 		if c.eof && !c.owes() {
 			l.close(c)
 			return false
