@@ -1,7 +1,6 @@
 package epollpool
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -33,23 +32,8 @@ func TestMain(m *testing.M) {
 // testTimeout bounds every client I/O of a test so no test can hang.
 const testTimeout = 20 * time.Second
 
-// logBuf is a concurrency-safe log sink.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects a server's log for assertions.
+type logBuf = testkit.LogBuf
 
 // testConfig is a default config with framing f on a free loopback port;
 // the server's log is shown if the test fails.
@@ -95,12 +79,7 @@ func start(t testing.TB, srv *Server) *Server {
 // cleanup.
 func dial(t testing.TB, srv servers.Server) net.Conn {
 	t.Helper()
-	a := srv.Addr()
-	c, err := net.DialTimeout(a.Network(), a.String(), testTimeout)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	require.NoError(t, c.SetDeadline(time.Now().Add(testTimeout)))
-	return c
+	return testkit.Dial(t, srv.Addr(), testTimeout, testTimeout)
 }
 
 // gate is a handler cost that blocks each message until the test lets it

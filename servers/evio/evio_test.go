@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,22 +33,8 @@ func TestMain(m *testing.M) {
 
 const testDeadline = 20 * time.Second
 
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects a server's log for assertions.
+type logBuf = testkit.LogBuf
 
 func newServer(t *testing.T, tweak func(*servers.Config)) (servers.Server, *logBuf) {
 	t.Helper()
@@ -89,25 +74,7 @@ func start(t *testing.T, tweak func(*servers.Config)) (servers.Server, *logBuf) 
 
 func dial(t *testing.T, a net.Addr, opts ...func(fd uintptr)) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if len(opts) > 0 {
-		d.Control = func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) {
-				for _, o := range opts {
-					o(fd)
-				}
-			})
-		}
-	}
-	c, err := d.Dial(a.Network(), a.String())
-	require.NoError(t, err)
-	require.NoError(t, c.SetDeadline(time.Now().Add(testDeadline)))
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func smallRcvBuf(fd uintptr) {
-	_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10)
+	return testkit.Dial(t, a, 5*time.Second, testDeadline, opts...)
 }
 
 func owed(f protocol.Framing, in []byte) []byte {
@@ -231,7 +198,7 @@ func TestNoDelay(t *testing.T) {
 func TestHalfCloseFlush(t *testing.T) {
 	t.Run("complete replies are flushed", func(t *testing.T) {
 		s, _ := start(t, nil)
-		c := dial(t, s.Addr(), smallRcvBuf)
+		c := dial(t, s.Addr(), testkit.SmallRcvBuf)
 		in := payload(6 << 20)
 		// evio does not read while output is pending, so the writes need a
 		// reader at the same time.
@@ -315,7 +282,7 @@ func TestWriterNotReading(t *testing.T) {
 			t.Logf("server log:\n%s", logs)
 		}
 	})
-	c := dial(t, s.Addr(), smallRcvBuf)
+	c := dial(t, s.Addr(), testkit.SmallRcvBuf)
 	idleUsed, idleWrites := measure(t, 500*time.Millisecond)
 	werr := make(chan error, 1)
 	go func() {

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,22 +37,7 @@ func TestMain(m *testing.M) {
 const testDeadline = 20 * time.Second
 
 // logBuf collects a server's log for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf = testkit.LogBuf
 
 // start runs a gnet server on 127.0.0.1:0 (after tweak) until the test ends.
 func start(t *testing.T, tweak func(*servers.Config)) (servers.Server, *logBuf) {
@@ -87,27 +71,7 @@ func start(t *testing.T, tweak func(*servers.Config)) (servers.Server, *logBuf) 
 
 func dial(t *testing.T, a net.Addr, opts ...func(fd uintptr)) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second}
-	if len(opts) > 0 {
-		d.Control = func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) {
-				for _, o := range opts {
-					o(fd)
-				}
-			})
-		}
-	}
-	c, err := d.Dial(a.Network(), a.String())
-	require.NoError(t, err)
-	require.NoError(t, c.SetDeadline(time.Now().Add(testDeadline)))
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-// smallRcvBuf keeps the client's receive window small, so that replies pile
-// up in the server rather than in the client's kernel.
-func smallRcvBuf(fd uintptr) {
-	_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10)
+	return testkit.Dial(t, a, 5*time.Second, testDeadline, opts...)
 }
 
 // owed is the server's complete answer to in followed by end of input.
@@ -225,7 +189,7 @@ func TestLibraryHalfCloseDropsOutput(t *testing.T) {
 	a, err := net.ResolveTCPAddr("tcp", addr)
 	require.NoError(t, err)
 	in := payload(6 << 20)
-	got := halfClose(t, dial(t, a, smallRcvBuf), in, func() bool { return h.closed.Load() > 0 })
+	got := halfClose(t, dial(t, a, testkit.SmallRcvBuf), in, func() bool { return h.closed.Load() > 0 })
 	t.Logf("plain gnet: sent %d bytes, got %d back; %d were queued in gnet at most", len(in), len(got), h.maxOut.Load())
 	require.Positive(t, h.maxOut.Load(), "nothing was queued: the test did not exercise the defect")
 	require.Less(t, len(got), len(in), "plain gnet now flushes on half-close: drop the OnClose workaround")
@@ -244,7 +208,7 @@ func TestHalfCloseFlush(t *testing.T) {
 				}
 			}
 			want := owed(f, in)
-			got := halfClose(t, dial(t, s.Addr(), smallRcvBuf), in, func() bool {
+			got := halfClose(t, dial(t, s.Addr(), testkit.SmallRcvBuf), in, func() bool {
 				return strings.Contains(logs.String(), "flushing output owed at close")
 			})
 			require.Equal(t, len(want), len(got))
@@ -271,7 +235,7 @@ func TestLibraryBuffersWithoutBound(t *testing.T) {
 	h, addr := runBare(t)
 	a, err := net.ResolveTCPAddr("tcp", addr)
 	require.NoError(t, err)
-	c := dial(t, a, smallRcvBuf)
+	c := dial(t, a, testkit.SmallRcvBuf)
 	_, err = c.Write(make([]byte, 48<<20))
 	require.NoError(t, err)
 	// The write returned, so gnet read it all; close so the loop is idle
@@ -286,7 +250,7 @@ func TestLibraryBuffersWithoutBound(t *testing.T) {
 func TestWriterNotReading(t *testing.T) {
 	const outCap = 1 << 20
 	s, logs := start(t, func(c *servers.Config) { c.OutCap = outCap })
-	c := dial(t, s.Addr(), smallRcvBuf)
+	c := dial(t, s.Addr(), testkit.SmallRcvBuf)
 	werr := make(chan error, 1)
 	go func() {
 		chunk := make([]byte, 256<<10)
@@ -384,7 +348,7 @@ func TestShutdownDeadline(t *testing.T) {
 	require.NoError(t, s.Start())
 	// A client that reads nothing keeps owing output: Shutdown must give up
 	// at its deadline and still leave nothing running.
-	c := dial(t, s.Addr(), smallRcvBuf)
+	c := dial(t, s.Addr(), testkit.SmallRcvBuf)
 	_, err = c.Write(make([]byte, 16<<20))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

@@ -36,22 +36,7 @@ func TestMain(m *testing.M) {
 const testDeadline = 20 * time.Second
 
 // logBuf collects a server's log for assertions.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuf = testkit.LogBuf
 
 // testConfig is line framing on 127.0.0.1:0 with every default filled in.
 func testConfig(logs io.Writer) servers.Config {
@@ -95,11 +80,7 @@ func start(t *testing.T, tweak func(*servers.Config), work func()) (servers.Serv
 
 func dial(t *testing.T, a net.Addr) net.Conn {
 	t.Helper()
-	c, err := net.DialTimeout(a.Network(), a.String(), 5*time.Second)
-	require.NoError(t, err)
-	require.NoError(t, c.SetDeadline(time.Now().Add(testDeadline)))
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testkit.Dial(t, a, 5*time.Second, testDeadline)
 }
 
 // exchange sends payloads as requests in one write and checks every reply.

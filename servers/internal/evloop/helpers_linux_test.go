@@ -1,7 +1,6 @@
 package evloop
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -51,23 +49,8 @@ func pollerByName(name string) func() (Poller, error) {
 // testTimeout bounds every client I/O of a test so no test can hang.
 const testTimeout = 20 * time.Second
 
-// logBuf is a concurrency-safe log sink tests can search.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// logBuf collects a server's log for assertions.
+type logBuf = testkit.LogBuf
 
 // testConfig is a default config on a free loopback port (or a socket in
 // a temporary directory) whose logs go to the returned buffer.
@@ -109,12 +92,7 @@ func start(t testing.TB, cfg servers.Config, newPoller func() (Poller, error)) s
 // cleanup.
 func dial(t testing.TB, srv servers.Server) net.Conn {
 	t.Helper()
-	a := srv.Addr()
-	c, err := net.DialTimeout(a.Network(), a.String(), testTimeout)
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	require.NoError(t, c.SetDeadline(time.Now().Add(testTimeout)))
-	return c
+	return testkit.Dial(t, srv.Addr(), testTimeout, testTimeout)
 }
 
 func closeWrite(t testing.TB, c net.Conn) {
