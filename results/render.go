@@ -37,7 +37,10 @@ const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetit
 	"Open-loop tables rank the architectures that reach 95% of the target rate by p99, and vs target " +
 	"is msg/s over the target rate (in a rate sweep, the rate that architecture was offered). " +
 	"MB/s (large messages) is payload megabytes per second each way. RSS/idle is the server's peak RSS " +
-	"over the baseline scenario's (no idle connections) per idle connection it still held at the end."
+	"over the baseline scenario's (no idle connections) per idle connection it still held at the end. " +
+	"idle held counts the idle connections still open at the end as the client sees them: the kernel " +
+	"completes a connection the server has not accepted, so for a server that does not accept them " +
+	"(sequential, workerpool) it counts its accept backlog and its RSS/idle means nothing."
 
 // WriteTables writes one table per scenario, each under a heading with the
 // scenario's name, description and settings, then the legend.
