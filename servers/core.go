@@ -134,17 +134,6 @@ func (b *Backoff) Next() time.Duration {
 // Reset starts the delays over after a successful accept.
 func (b *Backoff) Reset() { b.d = 0 }
 
-// IsResourceError reports accept errors that mean "out of something for now"
-// (descriptors, buffers, memory): serving continues after a back-off.
-func IsResourceError(err error) bool {
-	for _, e := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
-}
-
 // IsRetryable reports accept errors after which the next accept may simply
 // be tried: the peer gave up before we accepted (ECONNABORTED and kin).
 func IsRetryable(err error) bool {
