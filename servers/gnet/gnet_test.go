@@ -27,11 +27,11 @@ import (
 
 func TestMain(m *testing.M) {
 	testkit.ChildMain(childEnv, childLimit, startServer)
-	goleak.VerifyTestMain(m,
-		// gnet starts an ants pool when imported; it lives for the process.
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	var opts []goleak.Option
+	for _, f := range testkit.GnetLeakIgnores {
+		opts = append(opts, goleak.IgnoreAnyFunction(f))
+	}
+	goleak.VerifyTestMain(m, opts...)
 }
 
 const testDeadline = 20 * time.Second
@@ -375,41 +375,12 @@ func TestEMFILE(t *testing.T) {
 		require.Equal(t, "<nil>", res)
 	})
 	t.Run("the fd budget keeps serving", func(t *testing.T) {
-		ch := testkit.StartChild(t, childEnv, "server")
-		opened, conns := testkit.Exhaust(t, ch.Addr, 2*childLimit)
-		require.Equal(t, 2*childLimit, opened)
-		st := ch.Stats().Stats
-		accepted, rejected := st.Accepted, st.Rejected
-		t.Logf("after %d connections: accepted %d, rejected %d", opened, accepted, rejected)
-		require.Positive(t, rejected)
-		for _, c := range conns {
-			c.Close()
-		}
-		a, err := net.ResolveTCPAddr("tcp", ch.Addr)
-		require.NoError(t, err)
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			if ch.Stats().Stats.Active == 0 {
-				break
-			}
-			require.True(t, time.Now().Before(deadline), "connections still open in the child")
-			time.Sleep(10 * time.Millisecond)
-		}
-		echo(t, dial(t, a), "served after the storm")
-		_, stopped := ch.Next("stopped", 100*time.Millisecond)
-		require.False(t, stopped)
+		testkit.CheckGuardKeepsServing(t, childEnv, childLimit, func(t *testing.T, a *net.TCPAddr) {
+			echo(t, dial(t, a), "served after the storm")
+		})
 	})
 	t.Run("a loop ended by EMFILE is reported", func(t *testing.T) {
-		ch := testkit.StartChild(t, childEnv, "server-hog")
-		// The connection only makes the server accept; it may be reset
-		// as the dying loop closes the listener.
-		if c, err := net.DialTimeout("tcp", ch.Addr, 2*time.Second); err == nil {
-			defer c.Close()
-		}
-		res, ok := ch.Next("stopped", 10*time.Second)
-		require.True(t, ok, "Done was not closed after gnet's loop ended")
-		t.Logf("Err: %s", res)
-		require.Contains(t, res, servers.ErrStopped.Error())
+		testkit.CheckHogStopReported(t, childEnv, "Done was not closed after gnet's loop ended")
 	})
 }
 

@@ -6,9 +6,6 @@ import (
 	"net"
 	"os"
 	"testing"
-	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"archbench/protocol"
 	"archbench/servers"
@@ -29,39 +26,12 @@ func TestEMFILE(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	t.Run("its own connections are refused near the limit and serving goes on", func(t *testing.T) {
-		ch := testkit.StartChild(t, childEnv, "server")
-		var conns []net.Conn
-		for range 2 * childLimit {
-			c, err := net.DialTimeout("tcp", ch.Addr, 2*time.Second)
-			require.NoError(t, err)
-			conns = append(conns, c)
-		}
-		st := ch.Stats().Stats
-		accepted, rejected := st.Accepted, st.Rejected
-		t.Logf("after %d connections: accepted %d, rejected %d", len(conns), accepted, rejected)
-		require.Positive(t, rejected)
-		for _, c := range conns {
-			c.Close()
-		}
-		require.Eventually(t, func() bool { return ch.Stats().Stats.Active == 0 },
-			5*time.Second, 10*time.Millisecond, "connections still open in the child")
-		a, err := net.ResolveTCPAddr("tcp", ch.Addr)
-		require.NoError(t, err)
-		exchange(t, dial(t, a), protocol.Line, []byte("served after the storm"))
-		_, stopped := ch.Next("stopped", 100*time.Millisecond)
-		require.False(t, stopped)
+		testkit.CheckGuardKeepsServing(t, childEnv, childLimit, func(t *testing.T, a *net.TCPAddr) {
+			exchange(t, dial(t, a), protocol.Line, []byte("served after the storm"))
+		})
 	})
 	t.Run("descriptors used up by others end the engine", func(t *testing.T) {
-		ch := testkit.StartChild(t, childEnv, "server-hog")
-		// The connection only makes the server accept; it may be reset as
-		// the dying loop closes the listener.
-		if c, err := net.DialTimeout("tcp", ch.Addr, 2*time.Second); err == nil {
-			defer c.Close()
-		}
-		res, ok := ch.Next("stopped", 10*time.Second)
-		require.True(t, ok, "gnet-pool survived EMFILE: is the declared defect gone?")
-		t.Logf("Err: %s", res)
-		require.Contains(t, res, servers.ErrStopped.Error())
+		testkit.CheckHogStopReported(t, childEnv, "gnet-pool survived EMFILE: is the declared defect gone?")
 	})
 }
 

@@ -26,11 +26,11 @@ import (
 
 func TestMain(m *testing.M) {
 	testkit.ChildMain(childEnv, childLimit, startServer)
-	goleak.VerifyTestMain(m,
-		// gnet starts an ants pool when imported; it lives for the process.
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).purgeStaleWorkers"),
-		goleak.IgnoreAnyFunction("github.com/panjf2000/ants/v2.(*poolCommon).ticktock"),
-	)
+	var opts []goleak.Option
+	for _, f := range testkit.GnetLeakIgnores {
+		opts = append(opts, goleak.IgnoreAnyFunction(f))
+	}
+	goleak.VerifyTestMain(m, opts...)
 }
 
 const testDeadline = 20 * time.Second
