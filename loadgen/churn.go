@@ -3,7 +3,6 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -55,14 +54,7 @@ func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) 
 	for i, c := range cs {
 		ts[i] = c.t
 	}
-	res, err := assemble(cfg, tm, secs, ts)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("loadgen: run cut short: %w", err)
-	}
-	return res, nil
+	return finish(ctx, cfg, tm, secs, ts)
 }
 
 // A client whose exchange failed waits 10 ms doubling to 500 ms before

@@ -170,6 +170,19 @@ func watchStop(ctx context.Context, stop *atomic.Bool, done <-chan struct{}) {
 }
 
 // assemble merges the workers' tallies into the Result.
+// finish merges the tallies into the Result; a cancelled ctx still returns
+// it, with the reason.
+func finish(ctx context.Context, cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, error) {
+	res, err := assemble(cfg, tm, secs, ts)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("loadgen: run cut short: %w", err)
+	}
+	return res, nil
+}
+
 func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, error) {
 	hist, lag := newHist(cfg, 3), newHist(cfg, 3)
 	res := &Result{

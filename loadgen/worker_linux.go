@@ -166,14 +166,7 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 	for i, w := range ws {
 		ts[i] = w.t
 	}
-	res, err := assemble(cfg, tm, secs, ts)
-	if err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("loadgen: run cut short: %w", err)
-	}
-	return res, nil
+	return finish(ctx, cfg, tm, secs, ts)
 }
 
 // ringCapacity is how many messages a connection may have in flight (a
