@@ -56,7 +56,7 @@ func ListenReusePort(cfg Config) (net.Listener, error) {
 	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
 		var serr error
 		if err := rc.Control(func(fd uintptr) {
-			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, soReusePort, 1)
+			serr = setReusePort(fd)
 		}); err != nil {
 			return err
 		}

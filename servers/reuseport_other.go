@@ -1,5 +1,8 @@
-//go:build !linux
+//go:build !unix
 
 package servers
 
-const soReusePort = 0xf // SO_REUSEPORT on most BSDs and Linux
+import "errors"
+
+// setReusePort: SO_REUSEPORT exists only on unix systems.
+func setReusePort(uintptr) error { return errors.ErrUnsupported }
