@@ -7,8 +7,6 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // runChurn is the connection-churn load (Config.Churn): Conns goroutines,
@@ -28,17 +26,10 @@ import (
 // out of ports, which shows as connect errors (EADDRNOTAVAIL).
 func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
 	cfg.Workers = cfg.Conns
-	tm := &timing{
-		measureStart: int64(cfg.Warmup),
-		end:          int64(cfg.Warmup + cfg.Duration),
-		timeout:      int64(cfg.Timeout),
-	}
-	nsec := int((cfg.Duration + time.Second - 1) / time.Second)
-	secs := &seconds{cfg: cfg}
+	tm, series := newTiming(cfg), &seconds{cfg: cfg}
 	cs := make([]*churner, cfg.Conns)
 	for i := range cs {
-		cs[i] = &churner{id: i, cfg: cfg, tm: tm, ms: ms, secs: secs, target: target,
-			t: newTally(cfg, nsec), secHist: newHist(cfg, 3), highestUS: highestUS(cfg),
+		cs[i] = &churner{recorder: newRecorder(cfg, tm, series), id: i, cfg: cfg, msgs: ms, target: target,
 			buf: make([]byte, 0, ms.repOff[ms.n])}
 	}
 	tm.base = time.Now()
@@ -46,15 +37,14 @@ func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) 
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, c := range cs {
-		c.secEnd = tm.measureStart + int64(time.Second)
 		wg.Go(func() { c.loop(rctx) })
 	}
 	wg.Wait()
-	ts := make([]*tally, len(cs))
+	tallies := make([]*tally, len(cs))
 	for i, c := range cs {
-		ts[i] = c.t
+		tallies[i] = c.tally
 	}
-	return finish(ctx, cfg, tm, secs, ts)
+	return finish(ctx, cfg, tm, series, tallies)
 }
 
 // A client whose exchange failed waits 10 ms doubling to 500 ms before
@@ -66,28 +56,22 @@ const (
 
 // churner is one client of the churn load.
 type churner struct {
-	id        int
-	cfg       Config
-	tm        *timing
-	ms        *messageSet
-	secs      *seconds
-	target    net.Addr
-	t         *tally
-	secIdx    int
-	secEnd    int64
-	secHist   *hdr.Histogram
-	highestUS int64
-	buf       []byte
+	recorder
+	id     int
+	cfg    Config
+	msgs   *messageSet
+	target net.Addr
+	buf    []byte
 }
 
 func (c *churner) loop(ctx context.Context) {
 	d := net.Dialer{}
 	backoff := churnBackoffMin
-	msg := c.id % c.ms.n
+	msg := c.id % c.msgs.n
 	for ctx.Err() == nil {
-		t0 := c.tm.now()
+		t0 := c.timing.now()
 		kind := c.exchange(ctx, &d, msg)
-		now := c.tm.now()
+		now := c.timing.now()
 		c.roll(now)
 		if kind >= 0 {
 			if ctx.Err() != nil {
@@ -104,22 +88,14 @@ func (c *churner) loop(ctx context.Context) {
 			continue
 		}
 		backoff = churnBackoffMin
-		if msg++; msg == c.ms.n {
+		if msg++; msg == c.msgs.n {
 			msg = 0
 		}
-		if now < c.tm.measureStart {
-			continue
-		}
-		_ = c.secHist.RecordValue(min((now-t0+500)/1000, c.highestUS))
-		c.t.requests++
-		if c.secIdx < len(c.t.secReqs) {
-			c.t.secReqs[c.secIdx]++
-		}
+		c.reply(t0, now)
 	}
-	now := c.tm.now()
-	c.t.stopped = min(now, c.tm.end)
-	c.t.hist.Merge(c.secHist)
-	c.secs.merge(c.secIdx, c.secHist)
+	now := c.timing.now()
+	c.tally.stopped = min(now, c.timing.end)
+	c.endSecond()
 }
 
 // exchange is one connection: connect, send message i, read and verify its
@@ -131,16 +107,16 @@ func (c *churner) exchange(ctx context.Context, d *net.Dialer, i int) int {
 		return kConnect
 	}
 	defer conn.Close()
-	c.t.connects++
+	c.tally.connects++
 	// One deadline for the exchange; the run's end cuts it short too.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
 	defer stop()
 	_ = conn.SetDeadline(time.Now().Add(c.cfg.Timeout))
-	req := c.ms.req[c.ms.reqOff[i]:c.ms.reqOff[i+1]]
+	req := c.msgs.req[c.msgs.reqOff[i]:c.msgs.reqOff[i+1]]
 	if _, err := conn.Write(req); err != nil {
 		return ioKind(err, kWrite)
 	}
-	rep := c.ms.rep[c.ms.repOff[i]:c.ms.repOff[i+1]]
+	rep := c.msgs.rep[c.msgs.repOff[i]:c.msgs.repOff[i+1]]
 	got := c.buf[:len(rep)]
 	if _, err := io.ReadFull(conn, got); err != nil {
 		return ioKind(err, kRead)
@@ -151,23 +127,10 @@ func (c *churner) exchange(ctx context.Context, d *net.Dialer, i int) int {
 	return -1
 }
 
-// roll hands the current second's latencies over once now has passed it.
-func (c *churner) roll(now int64) {
-	for now >= c.secEnd {
-		c.t.hist.Merge(c.secHist)
-		c.secs.merge(c.secIdx, c.secHist)
-		c.secHist.Reset()
-		c.secIdx++
-		c.secEnd += int64(time.Second)
-	}
-}
-
+// count counts an error of kind inside the measured window (a client's
+// exchange cut by the end of the run is not the server's fault).
 func (c *churner) count(kind int, now int64) {
-	if now < c.tm.measureStart || now >= c.tm.end {
-		return
-	}
-	c.t.errors[kind]++
-	if s := int((now - c.tm.measureStart) / int64(time.Second)); s >= 0 && s < len(c.t.secErrs) {
-		c.t.secErrs[s]++
+	if now < c.timing.end {
+		c.recorder.count(kind, now)
 	}
 }

@@ -103,6 +103,81 @@ type timing struct {
 
 func (t *timing) now() int64 { return int64(time.Since(t.base)) }
 
+// newTiming is cfg's schedule; base is set when the run starts.
+func newTiming(cfg Config) *timing {
+	return &timing{
+		measureStart: int64(cfg.Warmup),
+		end:          int64(cfg.Warmup + cfg.Duration),
+		timeout:      int64(cfg.Timeout),
+	}
+}
+
+// recorder is what one event loop (or churn client) measures: its tally,
+// and the second of the series whose latencies it is collecting.
+type recorder struct {
+	timing    *timing
+	series    *seconds
+	tally     *tally
+	secIdx    int            // current second of the series
+	secEnd    int64          // when it ends (ns)
+	secHist   *hdr.Histogram // its latencies, merged into the tally's when it ends
+	highestUS int64
+}
+
+func newRecorder(cfg Config, tm *timing, series *seconds) recorder {
+	nsec := int((cfg.Duration + time.Second - 1) / time.Second)
+	return recorder{
+		timing: tm, series: series, tally: newTally(cfg, nsec),
+		secEnd: tm.measureStart + int64(time.Second), secHist: newHist(cfg, 3), highestUS: highestUS(cfg),
+	}
+}
+
+// latency records one latency, from t0 to now (ns), in the current second.
+func (r *recorder) latency(t0, now int64) {
+	_ = r.secHist.RecordValue(min((now-t0+500)/1000, r.highestUS))
+}
+
+// reply records a verified reply to a message sent (or due) at t0, once
+// the warm-up is over.
+func (r *recorder) reply(t0, now int64) {
+	if now < r.timing.measureStart {
+		return
+	}
+	r.latency(t0, now)
+	r.tally.requests++
+	if r.secIdx < len(r.tally.secReqs) { // the second secHist is collecting
+		r.tally.secReqs[r.secIdx]++
+	}
+}
+
+// count counts an error of kind after the warm-up.
+func (r *recorder) count(kind int, now int64) {
+	if now < r.timing.measureStart {
+		return
+	}
+	r.tally.errors[kind]++
+	if s := int((now - r.timing.measureStart) / int64(time.Second)); s < len(r.tally.secErrs) {
+		r.tally.secErrs[s]++
+	}
+}
+
+// endSecond hands the current second's latencies over: to the run's total
+// and to the series. (One histogram record per message, not two.)
+func (r *recorder) endSecond() {
+	r.tally.hist.Merge(r.secHist)
+	r.series.merge(r.secIdx, r.secHist)
+}
+
+// roll hands the current second's latencies over once now has passed it.
+func (r *recorder) roll(now int64) {
+	for now >= r.secEnd {
+		r.endSecond()
+		r.secHist.Reset()
+		r.secIdx++
+		r.secEnd += int64(time.Second)
+	}
+}
+
 // highestUS is the largest latency a histogram tracks, in microseconds: the
 // whole run plus the timeout and a second. Larger values are clamped.
 func highestUS(cfg Config) int64 {

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,22 +62,20 @@ type conn struct {
 // worker is one event loop, locked to its OS thread, owning every W-th
 // connection.
 type worker struct {
-	id    int
-	cfg   Config
-	ms    *messageSet
-	tm    *timing
-	ep    endpoint
-	stop  *atomic.Bool
-	secs  *seconds
-	t     *tally
-	epfd  int
-	conns []conn
-	gidx  []int   // global connection number of conns[i]
-	dirty []int32 // open loop: connections with messages queued by sendDue
-	evs   []unix.EpollEvent
-	buf   []byte
-	ts    unix.Timespec
-	nopw2 bool // epoll_pwait2 unavailable
+	recorder
+	id       int
+	cfg      Config
+	msgs     *messageSet
+	endpoint endpoint
+	stop     *atomic.Bool
+	epfd     int
+	conns    []conn
+	gidx     []int   // global connection number of conns[i]
+	dirty    []int32 // open loop: connections with messages queued by sendDue
+	evs      []unix.EpollEvent
+	buf      []byte
+	waitFor  unix.Timespec // epoll_pwait2's timeout, kept so it does not escape per call
+	noPwait2 bool          // epoll_pwait2 unavailable: epoll_wait with ms timeouts
 	// rawBlock: block in epoll_pwait2 as a raw system call, keeping this
 	// worker's P (see takeRawSlot).
 	rawBlock bool
@@ -88,26 +85,17 @@ type worker struct {
 	nextTick   int64
 	ringMask   int // each conn.ring holds ringMask+1 time stamps
 
-	// Open loop: the schedule cursor (period k, slot s) and its time.
-	open      bool
-	nsPerMsg  float64
-	k         int64
-	s         int
-	nextSend  int64
-	secIdx    int            // current second of the series
-	secEnd    int64          // when it ends (ns)
-	secHist   *hdr.Histogram // its latencies, merged into the tally's when it ends
-	highestUS int64
+	// Open loop: the schedule cursor (the period and the slot in it: the
+	// next message due is connection gidx[slot]'s period-th) and its time.
+	open     bool
+	nsPerMsg float64
+	period   int64
+	slot     int
+	nextSend int64
 }
 
 func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
-	tm := &timing{
-		measureStart: int64(cfg.Warmup),
-		end:          int64(cfg.Warmup + cfg.Duration),
-		timeout:      int64(cfg.Timeout),
-	}
-	nsec := int((cfg.Duration + time.Second - 1) / time.Second)
-	secs := &seconds{cfg: cfg}
+	tm, series := newTiming(cfg), &seconds{cfg: cfg}
 	var stop atomic.Bool
 	ringCap := ringCapacity(cfg)
 
@@ -125,11 +113,10 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			return nil, fmt.Errorf("loadgen: epoll_create1: %w", err)
 		}
 		w := &worker{
-			id: i, cfg: cfg, ms: ms, tm: tm, ep: ep, stop: &stop, secs: secs,
-			t: newTally(cfg, nsec), epfd: epfd,
+			recorder: newRecorder(cfg, tm, series),
+			id:       i, cfg: cfg, msgs: ms, endpoint: ep, stop: &stop, epfd: epfd,
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
-			secHist: newHist(cfg, 3), highestUS: highestUS(cfg),
 		}
 		n := (cfg.Conns - i + cfg.Workers - 1) / cfg.Workers
 		w.conns = make([]conn, n)
@@ -152,21 +139,16 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 	var wg sync.WaitGroup
 	tm.base = time.Now()
 	for _, w := range ws {
-		w.secEnd = tm.measureStart + int64(time.Second)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			w.loop()
-		}()
+		wg.Go(w.loop)
 	}
 	wg.Wait()
 	close(done)
 
-	ts := make([]*tally, len(ws))
+	tallies := make([]*tally, len(ws))
 	for i, w := range ws {
-		ts[i] = w.t
+		tallies[i] = w.tally
 	}
-	return finish(ctx, cfg, tm, secs, ts)
+	return finish(ctx, cfg, tm, series, tallies)
 }
 
 // ringCapacity is how many messages a connection may have in flight (a
@@ -190,7 +172,7 @@ func ringCapacity(cfg Config) int {
 	return c
 }
 
-func (w *worker) now() int64 { return int64(time.Since(w.tm.base)) }
+func (w *worker) now() int64 { return w.timing.now() }
 
 // rawSlots counts the workers of all runs in this process that block as
 // raw system calls.
@@ -227,7 +209,7 @@ func (w *worker) loop() {
 	now := w.now()
 	w.tick(now)
 	for {
-		if now >= w.tm.end || w.stop.Load() {
+		if now >= w.timing.end || w.stop.Load() {
 			break
 		}
 		if now >= w.nextTick {
@@ -237,7 +219,7 @@ func (w *worker) loop() {
 			w.sendDue(now)
 			now = w.now()
 		}
-		wake := min(w.nextTick, w.tm.end)
+		wake := min(w.nextTick, w.timing.end)
 		if w.open {
 			wake = min(wake, w.nextSend)
 		}
@@ -270,8 +252,8 @@ func (w *worker) loop() {
 			}
 		}
 	}
-	w.t.stopped = min(now, w.tm.end)
-	w.unanswered(w.t.stopped)
+	w.tally.stopped = min(now, w.timing.end)
+	w.unanswered(w.tally.stopped)
 	w.endSecond()
 }
 
@@ -286,7 +268,7 @@ func (w *worker) unanswered(end int64) {
 		if c.state != stUp {
 			continue
 		}
-		w.t.unanswered += int64(c.inflight)
+		w.tally.unanswered += int64(c.inflight)
 		w.recordUnanswered(c, end)
 	}
 }
@@ -300,7 +282,7 @@ func (w *worker) recordUnanswered(c *conn, now int64) {
 	}
 	for j := range c.inflight {
 		if t0 := c.ring[(c.head+j)&w.ringMask]; t0 < now {
-			_ = w.secHist.RecordValue(min((now-t0+500)/1000, w.highestUS))
+			w.latency(t0, now)
 		}
 	}
 }
@@ -312,15 +294,15 @@ func (w *worker) wait(ns int64) int {
 	switch {
 	case ns <= 0:
 		n, e = pollNow(w.epfd, w.evs)
-	case !w.nopw2:
-		w.ts = unix.NsecToTimespec(ns)
+	case !w.noPwait2:
+		w.waitFor = unix.NsecToTimespec(ns)
 		if w.rawBlock {
-			n, e = pollWaitRaw(w.epfd, w.evs, &w.ts)
+			n, e = pollWaitRaw(w.epfd, w.evs, &w.waitFor)
 		} else {
-			n, e = pollWait(w.epfd, w.evs, &w.ts)
+			n, e = pollWait(w.epfd, w.evs, &w.waitFor)
 		}
 		if e == unix.ENOSYS {
-			w.nopw2 = true
+			w.noPwait2 = true
 			return 0
 		}
 	default:
@@ -337,28 +319,11 @@ func (w *worker) wait(ns int64) int {
 	return n
 }
 
-// endSecond hands the current second's latencies over: to the run's total
-// and to the series. (One histogram record per message, not two.)
-func (w *worker) endSecond() {
-	w.t.hist.Merge(w.secHist)
-	w.secs.merge(w.secIdx, w.secHist)
-}
-
-// roll hands the current second's latencies over once now has passed it.
-func (w *worker) roll(now int64) {
-	for now >= w.secEnd {
-		w.endSecond()
-		w.secHist.Reset()
-		w.secIdx++
-		w.secEnd += int64(time.Second)
-	}
-}
-
 // tick reconnects connections whose back-off has passed and drops those
 // whose connect, read or write has waited longer than the timeout.
 func (w *worker) tick(now int64) {
 	w.nextTick = now + tickNs
-	to := w.tm.timeout
+	to := w.timing.timeout
 	for i := range w.conns[:w.fresh] {
 		c := &w.conns[i]
 		switch c.state {
@@ -389,37 +354,19 @@ func (w *worker) connectFresh(now int64) {
 	}
 }
 
-func (w *worker) count(kind int, now int64) {
-	if now < w.tm.measureStart {
-		return
-	}
-	w.t.errors[kind]++
-	if s := w.secOf(now); s >= 0 {
-		w.t.secErrs[s]++
-	}
-}
-
-func (w *worker) secOf(now int64) int {
-	s := int((now - w.tm.measureStart) / int64(time.Second))
-	if s < 0 || s >= len(w.t.secErrs) {
-		return -1
-	}
-	return s
-}
-
 // connect opens conns[i] towards the server.
 func (w *worker) connect(i int, now int64) {
 	c := &w.conns[i]
-	fd, err := unix.Socket(w.ep.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	fd, err := unix.Socket(w.endpoint.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		w.count(kConnect, now)
 		w.down(c, now)
 		return
 	}
-	if w.ep.tcp {
+	if w.endpoint.tcp {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
 	}
-	err = unix.Connect(fd, w.ep.sa)
+	err = unix.Connect(fd, w.endpoint.sa)
 	state, events := stUp, uint32(unix.EPOLLIN)
 	switch err {
 	case nil:
@@ -463,7 +410,7 @@ func (w *worker) finishConnect(c *conn, now int64) {
 // established starts traffic on a fresh connection: Depth messages in the
 // closed loop; in the open loop, whatever was queued while connecting.
 func (w *worker) established(c *conn, now int64) {
-	w.t.connects++
+	w.tally.connects++
 	c.since = now
 	if w.open {
 		for j := range c.inflight {
@@ -491,8 +438,8 @@ func (w *worker) down(c *conn, now int64) {
 // messages in flight on it are abandoned.
 func (w *worker) fail(c *conn, kind int, now int64) {
 	w.count(kind, now)
-	if now >= w.tm.measureStart {
-		w.t.abandoned += int64(c.inflight)
+	if now >= w.timing.measureStart {
+		w.tally.abandoned += int64(c.inflight)
 		w.recordUnanswered(c, now)
 	}
 	if c.state == stConnecting {
@@ -509,7 +456,7 @@ func (w *worker) enqueue(c *conn, t, now int64) bool {
 	if c.inflight > w.ringMask {
 		return false
 	}
-	ms := w.ms
+	ms := w.msgs
 	i := c.next
 	l := ms.reqOff[i+1] - ms.reqOff[i]
 	if c.wpos == c.wend {
@@ -533,7 +480,7 @@ func (w *worker) enqueue(c *conn, t, now int64) bool {
 // asks for EPOLLOUT only while something is left.
 func (w *worker) flush(c *conn, now int64) {
 	for c.wpos < c.wend {
-		n, e := rawWrite(c.fd, w.ms.req[c.wpos:c.wend])
+		n, e := rawWrite(c.fd, w.msgs.req[c.wpos:c.wend])
 		if e == unix.EAGAIN {
 			break
 		}
@@ -546,9 +493,9 @@ func (w *worker) flush(c *conn, now int64) {
 		}
 		c.wpos += n
 	}
-	if c.wpos >= w.ms.reqLen {
-		c.wpos -= w.ms.reqLen
-		c.wend -= w.ms.reqLen
+	if c.wpos >= w.msgs.reqLen {
+		c.wpos -= w.msgs.reqLen
+		c.wend -= w.msgs.reqLen
 	}
 	want := uint32(unix.EPOLLIN)
 	if c.wpos < c.wend {
@@ -566,7 +513,7 @@ func (w *worker) flush(c *conn, now int64) {
 // onReadable reads what the server sent and verifies it byte for byte
 // against the replies owed, oldest first.
 func (w *worker) onReadable(c *conn, now int64) {
-	ms := w.ms
+	ms := w.msgs
 	done := 0
 	for {
 		n, e := rawRead(c.fd, w.buf)
@@ -630,41 +577,33 @@ func (w *worker) complete(c *conn, now int64) {
 	c.head = (c.head + 1) & w.ringMask
 	c.inflight--
 	c.roff = 0
-	if c.rmsg++; c.rmsg == w.ms.n {
+	if c.rmsg++; c.rmsg == w.msgs.n {
 		c.rmsg = 0
 	}
-	if now < w.tm.measureStart {
-		return
-	}
-	us := min((now-t0+500)/1000, w.highestUS)
-	_ = w.secHist.RecordValue(us)
-	w.t.requests++
-	if w.secIdx < len(w.t.secReqs) { // the second secHist is collecting
-		w.t.secReqs[w.secIdx]++
-	}
+	w.reply(t0, now)
 }
 
 func (w *worker) recordLag(now, intended int64) {
-	if now < w.tm.measureStart {
+	if now < w.timing.measureStart {
 		return
 	}
-	_ = w.t.lag.RecordValue(min(max(0, now-intended+500)/1000, w.highestUS))
+	_ = w.tally.lag.RecordValue(min(max(0, now-intended+500)/1000, w.highestUS))
 }
 
 // intended is the scheduled time of the cursor's message: connection g's
 // k-th message is due at (g + k*Conns) / Rate.
 func (w *worker) intended() int64 {
-	return int64(float64(int64(w.gidx[w.s])+w.k*int64(w.cfg.Conns)) * w.nsPerMsg)
+	return int64(float64(int64(w.gidx[w.slot])+w.period*int64(w.cfg.Conns)) * w.nsPerMsg)
 }
 
 // sendDue sends every open-loop message whose time has come.
 func (w *worker) sendDue(now int64) {
 	for budget := sendBudget; budget > 0 && w.nextSend <= now; budget-- {
-		c := &w.conns[w.s]
+		c := &w.conns[w.slot]
 		switch {
 		case c.state == stDown || !w.enqueue(c, w.nextSend, now):
-			if now >= w.tm.measureStart {
-				w.t.unsent++
+			if now >= w.timing.measureStart {
+				w.tally.unsent++
 			}
 		case c.state == stUp:
 			w.recordLag(now, w.nextSend)
@@ -673,9 +612,9 @@ func (w *worker) sendDue(now int64) {
 				w.dirty = append(w.dirty, c.idx)
 			}
 		}
-		if w.s++; w.s == len(w.conns) {
-			w.s = 0
-			w.k++
+		if w.slot++; w.slot == len(w.conns) {
+			w.slot = 0
+			w.period++
 		}
 		w.nextSend = w.intended()
 	}
