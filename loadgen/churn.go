@@ -27,7 +27,7 @@ import (
 // leaving 32,600 sockets in TIME_WAIT, more than the range's 28,232 ports. Elsewhere a high rate would run
 // out of ports, which shows as connect errors (EADDRNOTAVAIL).
 func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
-	cfg.Workers = cfg.Conns
+	cfg.Loops = cfg.Conns
 	tm := &timing{
 		measureStart: int64(cfg.Warmup),
 		end:          int64(cfg.Warmup + cfg.Duration),
