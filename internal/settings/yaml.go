@@ -76,8 +76,14 @@ func decodeMap(n *yaml.Node, v reflect.Value, section string, owned map[string]s
 		}
 		if err := decodeValue(val, fv, key, f.Tag.Get("unit") == "bytes"); err != nil {
 			var te *yaml.TypeError
-			if errors.As(err, &te) {
-				*errs = append(*errs, te.Errors...)
+			if errors.As(err, &te) { // "line N: cannot unmarshal ..."
+				for _, e := range te.Errors {
+					line, msg, ok := strings.Cut(e, ": ")
+					if !ok {
+						line, msg = fmt.Sprintf("line %d", val.Line), e
+					}
+					*errs = append(*errs, fmt.Sprintf("%s: %s.%s: %s", line, section, key, msg))
+				}
 				continue
 			}
 			bad(val, "%s.%s: %v", section, key, err)
