@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -81,12 +82,20 @@ func printUsage(w io.Writer) {
 // instead of printing the whole usage; -h prints the flags to stderr.
 func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	// Package flag writes a refused flag's message to the output and then
+	// calls Usage; -h calls Usage with nothing written first. So Usage
+	// prints only when the output is empty: for -h.
+	var failed bytes.Buffer
+	fs.SetOutput(&failed)
 	fs.Usage = func() {
+		if failed.Len() > 0 {
+			failed.Reset()
+			return
+		}
 		fs.SetOutput(stderr)
 		fmt.Fprintf(stderr, "usage: archbench %s %s\n", name, synopsis)
 		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fs.SetOutput(&failed)
 	}
 	return fs
 }
