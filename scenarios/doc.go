@@ -43,8 +43,7 @@
 // The sections decode straight into servers.Config and loadgen.Config
 // (archbench/internal/settings): a new field there is a new key here. The
 // runner owns server network and addr and load network, addr and framing
-// (the load always uses the server's framing), so a file cannot set them
-// (see RunnerOwned).
+// (the load always uses the server's framing), so a file cannot set them.
 //
 // Parse rejects unknown keys, settings the runner owns, wrong types and bad
 // durations or sizes with the file and line; Suite.Validate then checks what

@@ -97,9 +97,9 @@ type (
 	}
 )
 
-// RunnerOwned are the settings a scenario cannot set, by section and key,
+// runnerOwned are the settings a scenario cannot set, by section and key,
 // with the reason the error gives.
-var RunnerOwned = map[string]map[string]string{
+var runnerOwned = map[string]map[string]string{
 	"server": {
 		"network": "the runner serves on tcp",
 		"addr":    "the runner picks 127.0.0.1:0",
@@ -141,7 +141,7 @@ func Parse(file string, data []byte) (*Suite, error) {
 			cfg  any
 		}{{"server", &from.Server, &into.Server}, {"load", &from.Load, &into.Load}} {
 			var te *yaml.TypeError
-			if err := settings.DecodeYAML(sec.node, sec.cfg, sec.name, RunnerOwned[sec.name]); errors.As(err, &te) {
+			if err := settings.DecodeYAML(sec.node, sec.cfg, sec.name, runnerOwned[sec.name]); errors.As(err, &te) {
 				errs = append(errs, te.Errors...)
 			}
 		}

@@ -30,8 +30,6 @@ type Field struct {
 	Help string
 	// Size marks an int counting bytes (tag unit:"bytes").
 	Size bool
-	// Type is the field's Go type.
-	Type reflect.Type
 
 	index []int // the field's index path from the top struct
 }
@@ -48,12 +46,9 @@ func Fields(t reflect.Type) []Field {
 func walk(t reflect.Type, prefix string, index []int, out *[]Field) {
 	for i := range t.NumField() {
 		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" {
+		name, ok := key(f)
+		if !ok {
 			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
 		}
 		idx := append(append([]int(nil), index...), i)
 		if isGroup(f.Type) {
@@ -66,7 +61,6 @@ func walk(t reflect.Type, prefix string, index []int, out *[]Field) {
 			Flag:  strings.NewReplacer(".", "-", "_", "-").Replace(key),
 			Help:  f.Tag.Get("help"),
 			Size:  f.Tag.Get("unit") == "bytes",
-			Type:  f.Type,
 			index: idx,
 		})
 	}
@@ -82,21 +76,16 @@ var (
 	textUnmarshaler = reflect.TypeOf((*encoding.TextUnmarshaler)(nil)).Elem()
 )
 
-// keys lists the direct keys of the struct type t (a nested struct is one key).
-func keys(t reflect.Type) []string {
-	var k []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if !f.IsExported() || name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		k = append(k, name)
+// key is the field's name in YAML and JSON, if it is a setting.
+func key(f reflect.StructField) (string, bool) {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if !f.IsExported() || name == "-" {
+		return "", false
 	}
-	return k
+	if name == "" {
+		name = strings.ToLower(f.Name)
+	}
+	return name, true
 }
 
 // set parses s into v, which is of a setting's type: a duration, a size (if

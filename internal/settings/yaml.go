@@ -43,38 +43,34 @@ func decodeMap(n *yaml.Node, v reflect.Value, section string, owned map[string]s
 	fields := map[string]reflect.StructField{}
 	for i := range v.NumField() {
 		f := v.Type().Field(i)
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if f.IsExported() && name != "-" {
-			if name == "" {
-				name = strings.ToLower(f.Name)
-			}
+		if name, ok := key(f); ok {
 			fields[name] = f
 		}
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		key := k.Value
-		if why, ok := owned[key]; ok {
-			bad(k, "%s.%s cannot be set in a scenario: %s", section, key, why)
+		name := k.Value
+		if why, ok := owned[name]; ok {
+			bad(k, "%s.%s cannot be set in a scenario: %s", section, name, why)
 			continue
 		}
-		f, ok := fields[key]
+		f, ok := fields[name]
 		if !ok {
-			bad(k, "unknown key %q in %s (known keys: %s)", key, section, strings.Join(known(v.Type(), owned), ", "))
+			bad(k, "unknown key %q in %s (known keys: %s)", name, section, strings.Join(known(v.Type(), owned), ", "))
 			continue
 		}
-		if seen[key] {
-			bad(k, "%s.%s is set twice", section, key)
+		if seen[name] {
+			bad(k, "%s.%s is set twice", section, name)
 			continue
 		}
-		seen[key] = true
+		seen[name] = true
 		fv := v.FieldByIndex(f.Index)
 		if isGroup(f.Type) {
-			decodeMap(val, fv, section+"."+key, nil, errs)
+			decodeMap(val, fv, section+"."+name, nil, errs)
 			continue
 		}
-		if err := decodeValue(val, fv, key, f.Tag.Get("unit") == "bytes"); err != nil {
+		if err := decodeValue(val, fv, name, f.Tag.Get("unit") == "bytes"); err != nil {
 			var te *yaml.TypeError
 			if errors.As(err, &te) { // "line N: cannot unmarshal ..."
 				for _, e := range te.Errors {
@@ -82,23 +78,23 @@ func decodeMap(n *yaml.Node, v reflect.Value, section string, owned map[string]s
 					if !ok {
 						line, msg = fmt.Sprintf("line %d", val.Line), e
 					}
-					*errs = append(*errs, fmt.Sprintf("%s: %s.%s: %s", line, section, key, msg))
+					*errs = append(*errs, fmt.Sprintf("%s: %s.%s: %s", line, section, name, msg))
 				}
 				continue
 			}
-			bad(val, "%s.%s: %v", section, key, err)
+			bad(val, "%s.%s: %v", section, name, err)
 		}
 	}
 }
 
-// decodeValue sets the setting v, called key, from the scalar n.
-func decodeValue(n *yaml.Node, v reflect.Value, key string, size bool) error {
+// decodeValue sets the setting v, called name, from the scalar n.
+func decodeValue(n *yaml.Node, v reflect.Value, name string, size bool) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("want a single value, not a %s", kindName(n.Kind))
 	}
 	if _, text := v.Addr().Interface().(encoding.TextUnmarshaler); text {
 		if err := set(v, size, n.Value); err != nil {
-			return fmt.Errorf("bad %s %q: %w", key, n.Value, err)
+			return fmt.Errorf("bad %s %q: %w", name, n.Value, err)
 		}
 		return nil
 	}
@@ -123,11 +119,12 @@ func kindName(k yaml.Kind) string {
 
 // known lists the keys of the struct type t that a file may set.
 func known(t reflect.Type, owned map[string]string) []string {
-	var k []string
-	for _, name := range keys(t) {
-		if _, ok := owned[name]; !ok {
-			k = append(k, name)
+	var names []string
+	for i := range t.NumField() {
+		name, ok := key(t.Field(i))
+		if _, isOwned := owned[name]; ok && !isOwned {
+			names = append(names, name)
 		}
 	}
-	return k
+	return names
 }
