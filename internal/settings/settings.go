@@ -55,10 +55,10 @@ func walk(t reflect.Type, prefix string, index []int, out *[]Field) {
 			walk(f.Type, prefix+name+".", idx, out)
 			continue
 		}
-		key := prefix + name
+		path := prefix + name
 		*out = append(*out, Field{
-			Key:   key,
-			Flag:  strings.NewReplacer(".", "-", "_", "-").Replace(key),
+			Key:   path,
+			Flag:  strings.NewReplacer(".", "-", "_", "-").Replace(path),
 			Help:  f.Tag.Get("help"),
 			Size:  f.Tag.Get("unit") == "bytes",
 			index: idx,
