@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"reflect"
 	"testing"
@@ -17,17 +18,64 @@ import (
 	"archbench/servers"
 )
 
-// requireEverySet fails unless every setting of cfg differs from its zero
-// value, so that a round trip of cfg covers every field, new ones included.
-func requireEverySet(t *testing.T, cfg any) {
+// fillAll sets every setting of the struct cfg points to to a distinct
+// non-zero value, so that a round trip of it covers every field, fields
+// added later included.
+func fillAll(t *testing.T, cfg any) {
 	t.Helper()
-	v := reflect.ValueOf(cfg)
-	for i := range v.NumField() {
-		f := v.Type().Field(i)
-		if f.Tag.Get("json") == "-" {
-			continue
+	v := reflect.ValueOf(cfg).Elem()
+	for i, f := range settings.Fields(v.Type()) {
+		fv := v.FieldByIndex(f.Index)
+		switch {
+		case fv.Type() == reflect.TypeOf(protocol.Framing(0)):
+			fv.Set(reflect.ValueOf(protocol.Framing(1 + i%2)))
+		case fv.Type() == reflect.TypeOf(time.Duration(0)):
+			fv.SetInt(int64(time.Duration(i+1) * time.Millisecond))
+		case fv.Kind() == reflect.String:
+			fv.SetString(f.Flag + "-value")
+		case fv.CanInt():
+			fv.SetInt(int64(i + 1))
+		case fv.Kind() == reflect.Float64:
+			fv.SetFloat(float64(i) + 0.5)
+		case fv.Kind() == reflect.Bool:
+			fv.SetBool(true)
+		default:
+			t.Fatalf("fillAll: no value for %s of type %s", f.Key, fv.Type())
 		}
-		require.False(t, v.Field(i).IsZero(), "set %s in this test", f.Name)
+	}
+}
+
+// TestConfigsRoundTripEveryField: every setting of both configs survives
+// the JSON the runner hands `archbench serve` (and results.json keeps), and
+// the flags generated for it, given in the form they print their values.
+func TestConfigsRoundTripEveryField(t *testing.T) {
+	var srv servers.Config
+	fillAll(t, &srv)
+	b, err := json.Marshal(srv)
+	require.NoError(t, err)
+	var got servers.Config
+	require.NoError(t, configFlag{&got}.Set(string(b)))
+	assert.Equal(t, srv, got, "serve --config")
+
+	var load loadgen.Config
+	fillAll(t, &load)
+	b, err = json.Marshal(load)
+	require.NoError(t, err)
+	var gotLoad loadgen.Config
+	require.NoError(t, json.Unmarshal(b, &gotLoad))
+	assert.Equal(t, load, gotLoad, "results.json")
+
+	for _, want := range []any{&srv, &load} {
+		v := reflect.ValueOf(want).Elem()
+		var args []string
+		for _, f := range settings.Fields(v.Type()) {
+			args = append(args, "--"+f.Flag+"="+fmt.Sprint(v.FieldByIndex(f.Index).Interface()))
+		}
+		got := reflect.New(v.Type())
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		settings.BindFlags(fs, got.Interface())
+		require.NoError(t, fs.Parse(args))
+		assert.Equal(t, want, got.Interface(), "flags %v", args)
 	}
 }
 
@@ -37,7 +85,6 @@ func TestServeConfigRoundTrip(t *testing.T) {
 	want := servers.Config{Network: "tcp6", Addr: "[::1]:0", Framing: protocol.Length, MaxMsg: 4096,
 		Work: protocol.Work{CPU: 50 * time.Microsecond, Sleep: time.Millisecond}, Workers: 8, Loops: 2, MaxConns: 100,
 		OutCap: 1 << 20, IdleTimeout: 30 * time.Second}
-	requireEverySet(t, want)
 	b, err := json.Marshal(want)
 	require.NoError(t, err)
 	arch, got, _, err := serveFlags([]string{"--arch", "epoll", "--config", string(b)}, io.Discard)
@@ -75,7 +122,6 @@ func TestServeFlagsMatchConfig(t *testing.T) {
 	full := servers.Config{Network: "tcp6", Addr: "[::1]:0", Framing: protocol.Length, MaxMsg: 4096,
 		Work: protocol.Work{CPU: 50 * time.Microsecond, Sleep: time.Millisecond}, Workers: 8, Loops: 2, MaxConns: 100,
 		OutCap: 1 << 20, IdleTimeout: 30 * time.Second}
-	requireEverySet(t, full)
 	assert.Equal(t, full, cfg)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -98,7 +144,6 @@ func TestLoadFlagsMatchConfig(t *testing.T) {
 	want := loadgen.Config{Addr: "x:1", Network: "unix", Framing: protocol.Line, Conns: 3, Depth: 2, Rate: 10.5, Size: 4096,
 		Content: loadgen.UTF8, Warmup: time.Second, Duration: 2 * time.Second, Timeout: 3 * time.Second, Loops: 2, Seed: 7,
 		SlowConns: 4, SlowInterval: 5 * time.Millisecond, IdleConns: 6, Churn: true}
-	requireEverySet(t, want)
 	assert.Equal(t, want, cfg)
 }
 

@@ -13,7 +13,7 @@ import (
 func BindFlags(fs *flag.FlagSet, cfg any) {
 	v := reflect.ValueOf(cfg).Elem()
 	for _, f := range Fields(v.Type()) {
-		fs.Var(&value{v: v.FieldByIndex(f.index), size: f.Size}, f.Flag, f.Help)
+		fs.Var(&value{v: v.FieldByIndex(f.Index), size: f.Size}, f.Flag, f.Help)
 	}
 }
 

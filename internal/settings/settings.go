@@ -30,8 +30,9 @@ type Field struct {
 	Help string
 	// Size marks an int counting bytes (tag unit:"bytes").
 	Size bool
-
-	index []int // the field's index path from the top struct
+	// Index is the field's index path from the top struct, for
+	// reflect.Value.FieldByIndex.
+	Index []int
 }
 
 // Fields lists the settings of the struct type t in declaration order,
@@ -61,7 +62,7 @@ func walk(t reflect.Type, prefix string, index []int, out *[]Field) {
 			Flag:  strings.NewReplacer(".", "-", "_", "-").Replace(path),
 			Help:  f.Tag.Get("help"),
 			Size:  f.Tag.Get("unit") == "bytes",
-			index: idx,
+			Index: idx,
 		})
 	}
 }
