@@ -25,7 +25,7 @@ import (
 // leaving 32,600 sockets in TIME_WAIT, more than the range's 28,232 ports. Elsewhere a high rate would run
 // out of ports, which shows as connect errors (EADDRNOTAVAIL).
 func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
-	cfg.Workers = cfg.Conns
+	cfg.Loops = cfg.Conns // recorded in the result: one client goroutine per connection, no event loops
 	tm, series := newTiming(cfg), &seconds{cfg: cfg}
 	cs := make([]*churner, cfg.Conns)
 	for i := range cs {

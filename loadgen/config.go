@@ -20,51 +20,59 @@ const (
 
 // Config is one load run. Zero values mean the documented defaults, so a
 // Config serialises into scenario files and results as it is.
+//
+// Config is also the schema of every load setting: each field's json tag is
+// its key in scenario files (load:) and in results.json and, with '_' as
+// '-', its `archbench load` flag; help is the flag's help, and unit:"bytes"
+// makes it a size (4KiB). See archbench/internal/settings. Adding a setting
+// is adding a field here (doc, default in WithDefaults, check in Validate)
+// and the code that uses it.
 type Config struct {
 	// Network is "tcp" (default), "tcp6" or "unix"; it must match the server.
-	Network string `json:"network,omitempty" yaml:"network,omitempty"`
+	Network string `json:"network,omitempty" help:"tcp, tcp6 or unix (must match the server)"`
 	// Addr is the server's address (host:port, or a socket path for unix).
-	Addr string `json:"addr" yaml:"addr,omitempty"`
+	Addr string `json:"addr" help:"server address: host:port, or a socket path for unix"`
 	// Framing must match the server's (default raw).
-	Framing protocol.Framing `json:"framing" yaml:"framing,omitempty"`
+	Framing protocol.Framing `json:"framing" help:"raw, line or length (must match the server)"`
 	// Conns is the number of connections (default 1).
-	Conns int `json:"conns" yaml:"conns,omitempty"`
+	Conns int `json:"conns" help:"connections"`
 	// Depth is how many messages each connection keeps in flight in the
 	// closed loop (default 1; pipelining above 1).
-	Depth int `json:"depth" yaml:"depth,omitempty"`
+	Depth int `json:"depth" help:"closed loop: messages in flight per connection (pipelining above 1)"`
 	// Rate, when above 0, runs an open loop: this many messages per second in
 	// total on a fixed schedule spread across the connections, latency
 	// measured from each message's intended send time. 0 = closed loop.
-	Rate float64 `json:"rate,omitempty" yaml:"rate,omitempty"`
+	Rate float64 `json:"rate,omitempty" help:"open loop: messages per second in total on a fixed schedule (0 = closed loop)"`
 	// Size is each message's payload in bytes (default 16).
-	Size int `json:"size" yaml:"size,omitempty"`
+	Size int `json:"size" unit:"bytes" help:"payload bytes per message (e.g. 16, 4KiB)"`
 	// Content is ascii (default) or utf8.
-	Content Content `json:"content,omitempty" yaml:"content,omitempty"`
+	Content Content `json:"content,omitempty" help:"ascii or utf8 (multi-byte and length-changing runes)"`
 	// Warmup runs before measuring and is excluded (default 0).
-	Warmup time.Duration `json:"warmup,omitempty" yaml:"warmup,omitempty"`
+	Warmup time.Duration `json:"warmup,omitempty" help:"run this long first, not measured"`
 	// Duration is the measured time (default 10s).
-	Duration time.Duration `json:"duration" yaml:"duration,omitempty"`
+	Duration time.Duration `json:"duration" help:"measured time"`
 	// Timeout bounds every read and write (default 2s); a timed-out
 	// connection is dropped and replaced.
-	Timeout time.Duration `json:"timeout,omitempty" yaml:"timeout,omitempty"`
-	// Workers is the number of generator event loops (0 = GOMAXPROCS).
-	Workers int `json:"workers,omitempty" yaml:"workers,omitempty"`
+	Timeout time.Duration `json:"timeout,omitempty" help:"deadline of every connect, read and write; a connection past it is replaced"`
+	// Loops is the number of generator event loops (0 = DefaultLoops():
+	// max(1, GOMAXPROCS/4)), at most one per connection.
+	Loops int `json:"loops,omitempty" help:"generator event loops (0 = max(1, GOMAXPROCS/4))"`
 	// Seed makes the message contents reproducible (0 = 1).
-	Seed int64 `json:"seed,omitempty" yaml:"seed,omitempty"`
+	Seed int64 `json:"seed,omitempty" help:"seed of the message contents"`
 
 	// SlowConns connections beside the load trickle one byte every
 	// SlowInterval and verify their replies (side load, see side.go; 0 =
 	// none). They connect before the load starts.
-	SlowConns int `json:"slow_conns,omitempty" yaml:"slow_conns,omitempty"`
+	SlowConns int `json:"slow_conns,omitempty" help:"side load: connections trickling one byte per --slow-interval"`
 	// SlowInterval is the pause between a slow connection's bytes (0 = 1s).
-	SlowInterval time.Duration `json:"slow_interval,omitempty" yaml:"slow_interval,omitempty"`
+	SlowInterval time.Duration `json:"slow_interval,omitempty" help:"pause between a slow connection's bytes (0 = 1s)"`
 	// IdleConns connections are opened before the load starts and held
 	// without a byte sent until it ends (side load; 0 = none).
-	IdleConns int `json:"idle_conns,omitempty" yaml:"idle_conns,omitempty"`
+	IdleConns int `json:"idle_conns,omitempty" help:"side load: connections opened first and held idle"`
 	// Churn opens a new connection per message: connect, send, receive the
 	// verified reply, close (see churn.go). Latency includes the connect;
 	// Conns is the number of concurrent clients. Closed loop, depth 1.
-	Churn bool `json:"churn,omitempty" yaml:"churn,omitempty"`
+	Churn bool `json:"churn,omitempty" help:"a new connection per message (closed loop, depth 1)"`
 }
 
 // Defaults for Config's zero values.
@@ -133,8 +141,8 @@ func (c Config) Validate() error {
 	if _, err := c.Framing.MarshalText(); err != nil {
 		return bad("%v", err)
 	}
-	if c.Conns < 0 || c.Depth < 0 || c.Size < 0 || c.Workers < 0 {
-		return bad("conns, depth, size and workers must not be negative")
+	if c.Conns < 0 || c.Depth < 0 || c.Size < 0 || c.Loops < 0 {
+		return bad("conns, depth, size and loops must not be negative")
 	}
 	if c.Rate < 0 {
 		return bad("rate %v: must not be negative", c.Rate)

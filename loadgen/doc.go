@@ -35,9 +35,10 @@
 //
 // # Event loops
 //
-// Workers event loops (goroutines locked to OS threads; DefaultWorkers), each
-// with its own epoll instance, own every Workers-th connection on
-// non-blocking sockets and share nothing while running. This is the shape of
+// Config.Loops event loops (goroutines locked to OS threads; DefaultLoops:
+// max(1, GOMAXPROCS/4)), each with its own epoll instance, own every
+// Loops-th connection on non-blocking sockets and share nothing while
+// running. This is the shape of
 // a C client (one loop per core) rather than a goroutine per connection,
 // which reaches only about 0.45× the C reference client's rate on a 2-core
 // machine (../shared/yardstick). Reads and writes are raw system calls; the clock is read after
@@ -76,11 +77,12 @@
 // otherwise; everything counted is counted after the warm-up only.
 //
 //	schema        int     SchemaVersion (1)
-//	config        object  the Config run, defaults filled in, workers = loops used:
+//	config        object  the Config run, defaults filled in, loops = loops used:
 //	                        network, addr, framing ("raw"|"line"|"length"), conns,
 //	                        depth, rate (msg/s, omitted = closed loop), size (bytes),
 //	                        content ("ascii"|"utf8"), warmup, duration, timeout
-//	                        (Go durations in nanoseconds), workers, seed
+//	                        (Go durations in nanoseconds), loops (called
+//	                        workers before December 2026), seed
 //	start         string  RFC 3339 UTC time the run (warm-up included) started
 //	elapsed_s     float   measured seconds (Duration, less if cancelled)
 //	requests      int     replies received and verified byte for byte
@@ -125,6 +127,6 @@
 // A churn run (config.churn true) has the same fields: requests and rps
 // count connections (one message each), latency runs from the start of the
 // connect to the reply's last byte, connects counts connections made,
-// warm-up included, and config.workers is the number of client goroutines
+// warm-up included, and config.loops is the number of client goroutines
 // (= conns).
 package loadgen

@@ -15,7 +15,7 @@ func WriteText(w io.Writer, r *Result) error {
 	if c.Rate > 0 {
 		loop = fmt.Sprintf("open loop at %.0f msg/s", c.Rate)
 	}
-	fmt.Fprintf(&b, "  %d connections, %s, %d worker(s); %d-byte %s messages", c.Conns, loop, c.Workers, c.Size, c.Content)
+	fmt.Fprintf(&b, "  %d connections, %s, %d loop(s); %d-byte %s messages", c.Conns, loop, c.Loops, c.Size, c.Content)
 	if c.Warmup > 0 {
 		fmt.Fprintf(&b, "; warm-up %s excluded", secs(c.Warmup.Seconds()))
 	}

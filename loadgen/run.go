@@ -46,10 +46,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Workers == 0 {
-		cfg.Workers = DefaultWorkers()
+	if cfg.Loops == 0 {
+		cfg.Loops = DefaultLoops()
 	}
-	cfg.Workers = max(1, min(cfg.Workers, cfg.Conns))
+	cfg.Loops = max(1, min(cfg.Loops, cfg.Conns))
 	if err := raiseFDLimit(cfg.Conns + cfg.SlowConns + cfg.IdleConns + fdSlack); err != nil {
 		return nil, err
 	}
@@ -69,14 +69,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	return res, err
 }
 
-// DefaultWorkers is the number of event loops when Config.Workers is 0: a
+// DefaultLoops is the number of event loops when Config.Loops is 0: a
 // quarter of GOMAXPROCS, at least one. Measured on a 2-core machine against
 // the C reference server: one loop spends about 7 µs of CPU per 16-byte
 // message (as much as the C client), two loops about 10 µs, because they
 // compete with the server for the cores and pay cross-CPU wake-ups. Larger
 // machines get more loops so that 10,000 connections are not one core's
 // work; that split is not measured here.
-func DefaultWorkers() int { return max(1, runtime.GOMAXPROCS(0)/4) }
+func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/4) }
 
 // resolve turns cfg's address into a network address once, before the run.
 func resolve(cfg Config) (net.Addr, error) {

@@ -95,7 +95,7 @@ func TestChurn(t *testing.T) {
 			noErrors(t, res)
 			assert.Greater(t, res.RPS, 100.0)
 			assert.GreaterOrEqual(t, res.Connects, res.Requests, "one connection per message")
-			assert.Equal(t, 4, res.Config.Workers, "a goroutine per client")
+			assert.Equal(t, 4, res.Config.Loops, "a goroutine per client")
 			assert.Positive(t, res.Latency.P50)
 			assert.NotEmpty(t, res.Series)
 		})

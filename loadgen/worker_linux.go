@@ -99,7 +99,7 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 	var stop atomic.Bool
 	ringCap := ringCapacity(cfg)
 
-	ws := make([]*worker, cfg.Workers)
+	ws := make([]*worker, cfg.Loops)
 	for i := range ws {
 		ep, err := newEndpoint(target)
 		if err != nil {
@@ -118,12 +118,12 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
 		}
-		n := (cfg.Conns - i + cfg.Workers - 1) / cfg.Workers
+		n := (cfg.Conns - i + cfg.Loops - 1) / cfg.Loops
 		w.conns = make([]conn, n)
 		w.gidx = make([]int, n)
 		slab := make([]int64, n*ringCap)
 		for j := range w.conns {
-			w.gidx[j] = i + j*cfg.Workers
+			w.gidx[j] = i + j*cfg.Loops
 			w.conns[j] = conn{fd: -1, idx: int32(j), backoff: backoffMinNs, ring: slab[j*ringCap : (j+1)*ringCap : (j+1)*ringCap]}
 		}
 		if w.open {

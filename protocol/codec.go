@@ -78,9 +78,9 @@ func (f *Framing) UnmarshalText(b []byte) error {
 // value costs nothing.
 type Work struct {
 	// CPU busy-computes for this long per message (0 = none).
-	CPU time.Duration `json:"cpu,omitempty" yaml:"cpu,omitempty"`
+	CPU time.Duration `json:"cpu,omitempty" help:"framed modes: busy CPU time spent per message (e.g. 100us)"`
 	// Sleep blocks the handling goroutine for this long per message (0 = none).
-	Sleep time.Duration `json:"sleep,omitempty" yaml:"sleep,omitempty"`
+	Sleep time.Duration `json:"sleep,omitempty" help:"framed modes: blocking sleep per message (e.g. 10ms)"`
 }
 
 // IsZero reports whether w costs nothing.

@@ -1,6 +1,8 @@
 // Package runner executes a benchmark suite: for each scenario, repetition
-// and architecture it starts `archbench serve` as its own process, waits for
-// its "listening on ADDR" line, drives it in-process with loadgen.Run,
+// and architecture it starts `archbench serve --config JSON` as its own
+// process (the scenario's servers.Config, as results.json records it, on
+// tcp 127.0.0.1:0), waits for its "listening on ADDR" line
+// (servers.ListeningPrefix), drives it in-process with loadgen.Run,
 // samples the server's CPU time (/proc/PID/stat utime+stime) and peak RSS
 // (VmHWM) and its own CPU (getrusage) around the load, then stops the
 // server with SIGTERM and records how it exited (clean, crash, hang).

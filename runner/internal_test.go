@@ -2,9 +2,9 @@ package runner
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -63,13 +63,18 @@ func TestCPUList(t *testing.T) {
 }
 
 func TestServeArgs(t *testing.T) {
-	assert.Equal(t, []string{"serve", "--arch", "epoll", "--addr", "127.0.0.1:0", "--network", "tcp", "--framing", "raw", "--log-level", "warn"},
-		serveArgs("epoll", servers.Config{}))
-	got := serveArgs("workerpool", servers.Config{Framing: protocol.Line, MaxMsg: 4096, Work: protocol.Work{CPU: 50 * time.Microsecond, Sleep: time.Millisecond},
-		Workers: 8, Loops: 2, MaxConns: 100, OutCap: 1 << 20, IdleTimeout: 30 * time.Second})
-	assert.Equal(t, "--framing line --log-level warn --max-msg 4096 --work-cpu 50µs --work-sleep 1ms --workers 8 --loops 2 --max-conns 100 --out-cap 1048576 --idle-timeout 30s",
-		strings.Join(got[7:], " "))
-	// Every flag exists in `archbench serve` (the CLI test parses them).
+	cfg := servers.Config{Framing: protocol.Line, MaxMsg: 4096, Work: protocol.Work{CPU: 50 * time.Microsecond, Sleep: time.Millisecond},
+		Workers: 8, Loops: 2, MaxConns: 100, OutCap: 1 << 20, IdleTimeout: 30 * time.Second}
+	args, err := serveArgs("workerpool", cfg)
+	require.NoError(t, err)
+	require.Len(t, args, 7)
+	assert.Equal(t, []string{"serve", "--arch", "workerpool", "--log-level", "warn", "--config"}, args[:6])
+	var got servers.Config
+	require.NoError(t, json.Unmarshal([]byte(args[6]), &got))
+	cfg.Network, cfg.Addr = "tcp", "127.0.0.1:0" // the runner's
+	assert.Equal(t, cfg, got)
+	// `archbench serve --config` decodes every field back (internal/cli's
+	// TestServeConfigRoundTrip).
 }
 
 func TestTail(t *testing.T) {

@@ -195,7 +195,7 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 	for _, sc := range o.Suite.Scenarios {
 		base := results.Scenario{
 			Name: sc.Name, Description: sc.Description, Archs: sc.Archs,
-			Server: sc.ServerConfig(), Load: sc.LoadConfig(),
+			Server: sc.Server, Load: sc.Load.WithDefaults(),
 		}
 		if sc.RateSweep == nil {
 			run.Scenarios = append(run.Scenarios, base)
@@ -251,7 +251,7 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 	start := time.Now()
 	s = results.Sample{Scenario: j.name, Arch: j.arch, Rep: j.rep, Start: start.UTC().Round(0)}
 	defer func() { s.Wall = time.Since(start).Seconds() }()
-	cfg := j.sc.LoadConfig()
+	cfg := j.sc.Load.WithDefaults()
 	if j.step != nil && j.step.Fraction > 0 {
 		if *j.sat <= 0 {
 			s.Error = fmt.Sprintf("%v: the saturation run %s measured no rate", ErrNoSaturation, results.SweepName(j.step.Of, 0))
@@ -260,7 +260,12 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 		cfg.Rate = j.step.Fraction * *j.sat
 	}
 
-	p, err := startServer(ctx, o.Binary, serveArgs(j.arch, j.sc.ServerConfig()), mask, o.StartTimeout)
+	args, err := serveArgs(j.arch, j.sc.Server)
+	if err != nil {
+		s.Error = err.Error()
+		return s
+	}
+	p, err := startServer(ctx, o.Binary, args, mask, o.StartTimeout)
 	if err != nil {
 		s.Error = err.Error()
 		return s
@@ -330,7 +335,7 @@ type estimator struct {
 }
 
 func planned(j job) time.Duration {
-	l := j.sc.LoadConfig()
+	l := j.sc.Load.WithDefaults()
 	return l.Warmup + l.Duration
 }
 

@@ -24,6 +24,7 @@ import (
 	"archbench/results"
 	"archbench/runner"
 	"archbench/scenarios"
+	"archbench/servers"
 )
 
 // TestMain doubles as the server binary: the runner starts this test
@@ -52,7 +53,7 @@ func serve(args []string) int {
 	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM)
-	listening := func() { fmt.Println("listening on 127.0.0.1:1") }
+	listening := func() { fmt.Println(servers.ListeningPrefix + "127.0.0.1:1") }
 	forever := func() {
 		for {
 			time.Sleep(time.Hour)

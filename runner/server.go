@@ -3,12 +3,12 @@ package runner
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,40 +27,16 @@ var (
 	ErrServerDied = errors.New("runner: server exited during the load")
 )
 
-// listeningPrefix starts the line `archbench serve` prints once it accepts.
-const listeningPrefix = "listening on "
-
-// serveArgs is the `archbench serve` command line for arch and cfg; only
-// settings that differ from the defaults are passed.
-func serveArgs(arch string, cfg servers.Config) []string {
-	args := []string{"serve", "--arch", arch, "--addr", "127.0.0.1:0", "--network", "tcp",
-		"--framing", cfg.Framing.String(), "--log-level", "warn"}
-	add := func(flag string, v string) { args = append(args, flag, v) }
-	if cfg.MaxMsg > 0 {
-		add("--max-msg", strconv.Itoa(cfg.MaxMsg))
+// serveArgs is the `archbench serve` command line for arch and cfg: the
+// whole Config as JSON (the form results.json records it in), on the
+// address and network the runner owns.
+func serveArgs(arch string, cfg servers.Config) ([]string, error) {
+	cfg.Network, cfg.Addr = "tcp", "127.0.0.1:0"
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("runner: server config: %w", err)
 	}
-	if cfg.Work.CPU > 0 {
-		add("--work-cpu", cfg.Work.CPU.String())
-	}
-	if cfg.Work.Sleep > 0 {
-		add("--work-sleep", cfg.Work.Sleep.String())
-	}
-	if cfg.Workers > 0 {
-		add("--workers", strconv.Itoa(cfg.Workers))
-	}
-	if cfg.Loops > 0 {
-		add("--loops", strconv.Itoa(cfg.Loops))
-	}
-	if cfg.MaxConns > 0 {
-		add("--max-conns", strconv.Itoa(cfg.MaxConns))
-	}
-	if cfg.OutCap > 0 {
-		add("--out-cap", strconv.Itoa(cfg.OutCap))
-	}
-	if cfg.IdleTimeout > 0 {
-		add("--idle-timeout", cfg.IdleTimeout.String())
-	}
-	return args
+	return []string{"serve", "--arch", arch, "--log-level", "warn", "--config", string(b)}, nil
 }
 
 // serverProc is one running `archbench serve` process.
@@ -104,7 +80,7 @@ func startServer(ctx context.Context, bin string, args []string, mask *cpuMask, 
 		defer pr.Close()
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), listeningPrefix); ok {
+			if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), servers.ListeningPrefix); ok {
 				addrc <- a
 				break
 			}
@@ -138,7 +114,7 @@ func startServer(ctx context.Context, bin string, args []string, mask *cpuMask, 
 		return nil, fmt.Errorf("%w: %s before listening: %s", ErrServerStart, exitText(p.err), p.stderr.String())
 	case <-timer.C:
 		p.kill()
-		return nil, fmt.Errorf("%w: no %q line within %v: %s", ErrServerStart, listeningPrefix+"ADDR", timeout, p.stderr.String())
+		return nil, fmt.Errorf("%w: no %q line within %v: %s", ErrServerStart, servers.ListeningPrefix+"ADDR", timeout, p.stderr.String())
 	case <-ctx.Done():
 		p.kill()
 		return nil, ctx.Err()

@@ -12,6 +12,8 @@ import (
 
 	"archbench/loadgen"
 	"archbench/protocol"
+	"archbench/servers"
+	_ "archbench/servers/all" // quickArchs counts the registry
 )
 
 // allArchs are the architectures the suites are written for.
@@ -31,7 +33,7 @@ func TestEmbeddedSuitesValidate(t *testing.T) {
 			require.NoError(t, s.Validate(testEnv))
 			for _, sc := range s.Scenarios {
 				assert.Positive(t, sc.Line(), "scenario %s has no line", sc.Name)
-				assert.Positive(t, sc.LoadConfig().Duration)
+				assert.Positive(t, sc.Load.WithDefaults().Duration)
 			}
 		})
 	}
@@ -43,8 +45,8 @@ func TestEmbeddedSuitesValidate(t *testing.T) {
 const runOverhead = 100 * time.Millisecond
 
 // quickArchs is how many architectures `make bench` runs: every registered
-// one (servers/all), eleven today.
-const quickArchs = 11
+// one (servers/all).
+var quickArchs = len(servers.Names())
 
 func TestQuickCoversAndFitsBudget(t *testing.T) {
 	s, err := Embedded("quick")
@@ -52,7 +54,7 @@ func TestQuickCoversAndFitsBudget(t *testing.T) {
 	var total time.Duration
 	has := map[string]bool{}
 	for _, sc := range s.Scenarios {
-		l := sc.LoadConfig()
+		l := sc.Load.WithDefaults()
 		total += time.Duration(quickArchs*3) * (l.Warmup + l.Duration + runOverhead)
 		switch {
 		case l.Conns == 1 && l.Depth == 1 && l.Rate == 0:
@@ -79,7 +81,7 @@ func TestFullSweeps(t *testing.T) {
 	var conns, sizes []int
 	rates := 0
 	for _, sc := range s.Scenarios {
-		l := sc.LoadConfig()
+		l := sc.Load.WithDefaults()
 		if l.Rate > 0 {
 			rates++
 			continue
@@ -107,19 +109,19 @@ scenarios:
   - name: b
     description: overrides them
     server: {framing: line, max_msg: 64KiB, work: {cpu: 10us, sleep: 1ms}, workers: 2, loops: 2, max_conns: 100, out_cap: 1MiB, idle_timeout: 30s}
-    load: {framing: line, conns: 10, depth: 4, size: 1KiB, content: utf8, duration: 1.5s}
+    load: {conns: 10, depth: 4, size: 1KiB, content: utf8, duration: 1.5s}
 `))
 	require.NoError(t, err)
 	require.NoError(t, s.Validate(testEnv))
 	assert.Equal(t, "t", s.Name)
 	a, b := s.Scenarios[0], s.Scenarios[1]
-	assert.Equal(t, 4, a.LoadConfig().Conns)
-	assert.Equal(t, 2*time.Second, a.LoadConfig().Duration)
-	assert.Equal(t, 100*time.Millisecond, a.LoadConfig().Warmup)
-	assert.Equal(t, 8, a.ServerConfig().Workers)
+	assert.Equal(t, 4, a.Load.WithDefaults().Conns)
+	assert.Equal(t, 2*time.Second, a.Load.WithDefaults().Duration)
+	assert.Equal(t, 100*time.Millisecond, a.Load.WithDefaults().Warmup)
+	assert.Equal(t, 8, a.Server.Workers)
 	assert.Equal(t, 6, a.Line())
 
-	srv := b.ServerConfig()
+	srv := b.Server
 	assert.Equal(t, protocol.Line, srv.Framing)
 	assert.Equal(t, 64<<10, srv.MaxMsg)
 	assert.Equal(t, protocol.Work{CPU: 10 * time.Microsecond, Sleep: time.Millisecond}, srv.Work)
@@ -128,7 +130,7 @@ scenarios:
 	assert.Equal(t, 100, srv.MaxConns)
 	assert.Equal(t, 1<<20, srv.OutCap)
 	assert.Equal(t, 30*time.Second, srv.IdleTimeout)
-	l := b.LoadConfig()
+	l := b.Load.WithDefaults()
 	assert.Equal(t, loadgen.Config{Network: "tcp", Framing: protocol.Line, Conns: 10, Depth: 4, Size: 1024,
 		Content: loadgen.UTF8, Warmup: 100 * time.Millisecond, Duration: 1500 * time.Millisecond,
 		Timeout: time.Second, Seed: 1}, l)
@@ -185,6 +187,58 @@ func TestParseErrors(t *testing.T) {
 			name: "wrong type",
 			yaml: "scenarios:\n  - name: a\n    load: {conns: many}\n",
 			want: []string{"line 3", "cannot unmarshal", "many"},
+		},
+		{
+			// The load always follows the server's framing: a scenario
+			// cannot make them differ.
+			name: "framing mismatch",
+			yaml: "scenarios:\n  - name: a\n    server: {framing: line}\n    load:\n      framing: length\n",
+			want: []string{"bad.yaml: line 5", "load.framing cannot be set in a scenario", "set server.framing"},
+		},
+		{
+			name: "framing mismatch with the default raw server",
+			yaml: "defaults:\n  load: {framing: line}\nscenarios: []\n",
+			want: []string{"bad.yaml: line 2", "load.framing cannot be set"},
+		},
+		{
+			name: "runner-owned server address",
+			yaml: "scenarios:\n  - name: a\n    server: {addr: \"127.0.0.1:9000\", network: tcp6}\n",
+			want: []string{"line 3: server.addr cannot be set in a scenario: the runner picks 127.0.0.1:0", "server.network cannot be set"},
+		},
+		{
+			name: "runner-owned load address",
+			yaml: "scenarios:\n  - name: a\n    load: {addr: x, network: unix}\n",
+			want: []string{"line 3: load.addr cannot be set", "load.network cannot be set"},
+		},
+		{
+			name: "unknown server key lists the keys a scenario may set",
+			yaml: "scenarios:\n  - name: a\n    server: {loop: 2}\n",
+			want: []string{"line 3", `unknown key "loop" in server (known keys: framing, max_msg, work, workers, loops, max_conns, out_cap, idle_timeout)`},
+		},
+		{
+			name: "unknown defaults key",
+			yaml: "defaults:\n  lod: {}\nscenarios: []\n",
+			want: []string{"line 2", `unknown key "lod" in defaults (known keys: server, load)`},
+		},
+		{
+			name: "size wrong type",
+			yaml: "scenarios:\n  - name: a\n    server: {out_cap: [1]}\n",
+			want: []string{"line 3", "server.out_cap: want a single value, not a list"},
+		},
+		{
+			name: "negative duration",
+			yaml: "scenarios:\n  - name: a\n    server: {idle_timeout: -1s}\n",
+			want: []string{"line 3", `duration "-1s" must not be negative`},
+		},
+		{
+			name: "work is a mapping",
+			yaml: "scenarios:\n  - name: a\n    server: {work: 1ms}\n",
+			want: []string{"line 3", "server.work: want a mapping"},
+		},
+		{
+			name: "every error at once",
+			yaml: "defaults:\n  load: {conns: x}\nscenarios:\n  - name: a\n    load: {size: big}\n",
+			want: []string{"bad.yaml: line 2", "bad.yaml: line 5", `bad size "big"`},
 		},
 		{
 			name: "not yaml",
@@ -254,16 +308,6 @@ func TestValidateErrors(t *testing.T) {
 			name: "negative idle conns",
 			yaml: head + "    load: {idle_conns: -1}\n",
 			want: []string{"idle_conns must not be negative"},
-		},
-		{
-			name: "framing mismatch",
-			yaml: head + "    server: {framing: line}\n    load: {framing: length}\n",
-			want: []string{"framing mismatch", "load uses length but the server uses line"},
-		},
-		{
-			name: "framing mismatch with the default raw server",
-			yaml: head + "    load: {framing: line}\n",
-			want: []string{"framing mismatch", "server uses raw"},
 		},
 		{
 			name: "unknown arch",
@@ -355,18 +399,6 @@ func TestOpen(t *testing.T) {
 	require.ErrorIs(t, err, ErrUnknownSuite)
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int{"0": 0, "16": 16, "16B": 16, "16KiB": 16384, "1MiB": 1 << 20, "4MB": 4000000, " 2 KB ": 2000} {
-		got, err := ParseSize(in)
-		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
-	}
-	for _, in := range []string{"", "-1", "1.5KiB", "KiB", "16k", "99999999999GiB"} {
-		_, err := ParseSize(in)
-		assert.Error(t, err, in)
-	}
-}
-
 func TestSuiteNamesAreSorted(t *testing.T) {
 	assert.True(t, slices.IsSorted(Names()))
 }
@@ -383,14 +415,14 @@ func TestTradeoffs(t *testing.T) {
 		"idle-0", "idle-1k", "idle-5k", "idle-15k", "bulk-1m", "rate-sweep"} {
 		require.Contains(t, byName, name)
 	}
-	l := byName["slow-clients"].LoadConfig()
+	l := byName["slow-clients"].Load.WithDefaults()
 	assert.Equal(t, 8, l.SlowConns)
 	assert.Equal(t, time.Second, l.SlowInterval)
-	assert.True(t, byName["churn"].LoadConfig().Churn)
-	assert.Equal(t, 15000, byName["idle-15k"].LoadConfig().IdleConns)
-	assert.Equal(t, 1<<20, byName["bulk-1m"].LoadConfig().Size)
-	assert.Equal(t, 100*time.Microsecond, byName["cpu-100us-loops1"].ServerConfig().Work.CPU)
-	assert.Equal(t, 2, byName["cpu-100us-loops2"].ServerConfig().Loops)
+	assert.True(t, byName["churn"].Load.WithDefaults().Churn)
+	assert.Equal(t, 15000, byName["idle-15k"].Load.WithDefaults().IdleConns)
+	assert.Equal(t, 1<<20, byName["bulk-1m"].Load.WithDefaults().Size)
+	assert.Equal(t, 100*time.Microsecond, byName["cpu-100us-loops1"].Server.Work.CPU)
+	assert.Equal(t, 2, byName["cpu-100us-loops2"].Server.Loops)
 	rs := byName["rate-sweep"].RateSweep
 	require.NotNil(t, rs)
 	assert.InDeltaSlice(t, []float64{0.1, 0.32, 0.54, 0.76, 0.98, 1.2}, rs.Fractions(), 1e-9)
@@ -406,4 +438,30 @@ func TestRateSweepUnknownKey(t *testing.T) {
 	_, err := Parse("x.yaml", []byte("scenarios:\n  - name: a\n    description: d\n    rate_sweep: {from: 0.1, to: 1, stepz: 3}\n"))
 	require.ErrorIs(t, err, ErrSyntax)
 	assert.Contains(t, err.Error(), `unknown key "stepz" in rate_sweep`)
+}
+
+func TestParseMergesOverDefaults(t *testing.T) {
+	s, err := Parse("m.yaml", []byte(`
+defaults:
+  server: {framing: line, work: {cpu: 10us}, out_cap: 1M}
+  load: {duration: 1s, size: 2KB}
+scenarios:
+  - name: a
+    description: inherits everything
+  - name: b
+    description: overrides one field of a nested default and one size
+    server: {work: {sleep: 1ms}, max_msg: 16KiB}
+    load: {size: 512B, slow_conns: 2, slow_interval: 250ms, churn: false}
+`))
+	require.NoError(t, err)
+	require.NoError(t, s.Validate(testEnv))
+	a, b := s.Scenarios[0], s.Scenarios[1]
+	assert.Equal(t, servers.Config{Network: "tcp", Framing: protocol.Line, Work: protocol.Work{CPU: 10 * time.Microsecond}, OutCap: 1 << 20}, a.Server)
+	assert.Equal(t, loadgen.Config{Network: "tcp", Framing: protocol.Line, Duration: time.Second, Size: 2000}, a.Load)
+	assert.Equal(t, servers.Config{Network: "tcp", Framing: protocol.Line, Work: protocol.Work{CPU: 10 * time.Microsecond, Sleep: time.Millisecond},
+		MaxMsg: 16 << 10, OutCap: 1 << 20}, b.Server)
+	assert.Equal(t, loadgen.Config{Network: "tcp", Framing: protocol.Line, Duration: time.Second, Size: 512, SlowConns: 2,
+		SlowInterval: 250 * time.Millisecond}, b.Load)
+	assert.Equal(t, servers.Config{Framing: protocol.Line, Work: protocol.Work{CPU: 10 * time.Microsecond}, OutCap: 1 << 20}, s.Defaults.Server,
+		"the defaults as written; the runner's settings are the scenarios'")
 }

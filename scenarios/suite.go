@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"archbench/internal/settings"
 	"archbench/protocol"
 )
 
@@ -73,14 +74,52 @@ func Open(nameOrPath string) (*Suite, error) {
 	return Parse(nameOrPath, data)
 }
 
-// Parse reads one suite file. Unknown keys and values of the wrong type are
-// errors naming the file and line; the scenario settings are merged with the
-// suite's defaults but not yet validated (see Validate).
+// The file's form. The server: and load: sections stay YAML nodes here and
+// are decoded into servers.Config and loadgen.Config by internal/settings,
+// the defaults first and each scenario's over a copy of them.
+type (
+	suiteFile struct {
+		Name        string         `yaml:"suite"`
+		Description string         `yaml:"description"`
+		Defaults    sectionsFile   `yaml:"defaults"`
+		Scenarios   []scenarioFile `yaml:"scenarios"`
+	}
+	scenarioFile struct {
+		Name         string     `yaml:"name"`
+		Description  string     `yaml:"description"`
+		Archs        []string   `yaml:"archs"`
+		RateSweep    *RateSweep `yaml:"rate_sweep"`
+		sectionsFile `yaml:",inline"`
+	}
+	sectionsFile struct {
+		Server yaml.Node `yaml:"server"`
+		Load   yaml.Node `yaml:"load"`
+	}
+)
+
+// runnerOwned are the settings a scenario cannot set, by section and key,
+// with the reason the error gives.
+var runnerOwned = map[string]map[string]string{
+	"server": {
+		"network": "the runner serves on tcp",
+		"addr":    "the runner picks 127.0.0.1:0",
+	},
+	"load": {
+		"network": "the load uses the server's network",
+		"addr":    "the load connects to the server's address",
+		"framing": "the load always uses the server's framing (set server.framing)",
+	},
+}
+
+// Parse reads one suite file. Unknown keys, settings the runner owns and
+// values of the wrong type are errors naming the file and line; the
+// scenario settings are merged with the suite's defaults but not yet
+// validated (see Validate).
 func Parse(file string, data []byte) (*Suite, error) {
-	s := &Suite{File: file}
+	var f suiteFile
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(s); err != nil {
+	if err := dec.Decode(&f); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%w %s: empty file", ErrSyntax, file)
 		}
@@ -90,9 +129,33 @@ func Parse(file string, data []byte) (*Suite, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w %s: more than one YAML document; want one suite per file", ErrSyntax, file)
 	}
-	s.File = file
+	s := &Suite{File: file, Name: f.Name, Description: f.Description}
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	var errs []string
+	decode := func(into *Settings, from sectionsFile) {
+		for _, sec := range []struct {
+			name string
+			node *yaml.Node
+			cfg  any
+		}{{"server", &from.Server, &into.Server}, {"load", &from.Load, &into.Load}} {
+			var te *yaml.TypeError
+			if err := settings.DecodeYAML(sec.node, sec.cfg, sec.name, runnerOwned[sec.name]); errors.As(err, &te) {
+				errs = append(errs, te.Errors...)
+			}
+		}
+	}
+	decode(&s.Defaults, f.Defaults)
+	for _, sf := range f.Scenarios {
+		sc := Scenario{Name: sf.Name, Description: sf.Description, Archs: sf.Archs, RateSweep: sf.RateSweep, Settings: s.Defaults}
+		decode(&sc.Settings, sf.sectionsFile)
+		sc.Server.Network = "tcp"
+		sc.Load.Network, sc.Load.Framing = "tcp", sc.Server.Framing
+		s.Scenarios = append(s.Scenarios, sc)
+	}
+	if len(errs) > 0 {
+		return nil, syntaxError(file, &yaml.TypeError{Errors: errs})
 	}
 	// A second pass for the line of each scenario, so that later errors
 	// can point at it.
@@ -104,9 +167,6 @@ func Parse(file string, data []byte) (*Suite, error) {
 				s.Scenarios[i].line = lines[i]
 			}
 		}
-	}
-	for i := range s.Scenarios {
-		s.Scenarios[i].Settings = s.Scenarios[i].Settings.withDefaults(s.Defaults)
 	}
 	return s, nil
 }
@@ -135,17 +195,15 @@ var unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in typ
 
 // sections names the YAML section each schema type is decoded from.
 var sections = map[string]reflect.Type{
-	"the suite":   reflect.TypeOf(Suite{}),
-	"a scenario":  reflect.TypeOf(Scenario{}),
-	"defaults":    reflect.TypeOf(Settings{}),
-	"server":      reflect.TypeOf(Server{}),
-	"server.work": reflect.TypeOf(Work{}),
-	"load":        reflect.TypeOf(Load{}),
-	"rate_sweep":  reflect.TypeOf(RateSweep{}),
+	"the suite":  reflect.TypeOf(suiteFile{}),
+	"a scenario": reflect.TypeOf(scenarioFile{}),
+	"defaults":   reflect.TypeOf(sectionsFile{}),
+	"rate_sweep": reflect.TypeOf(RateSweep{}),
 }
 
 // syntaxError rewrites yaml's type errors to name the file, the line and,
-// for an unknown key, the keys that section accepts.
+// for an unknown key, the keys that section accepts (settings.DecodeYAML
+// words its own that way already).
 func syntaxError(file string, err error) error {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
@@ -175,7 +233,7 @@ func yamlKeys(t reflect.Type) []string {
 		tag := f.Tag.Get("yaml")
 		name, opts, _ := strings.Cut(tag, ",")
 		switch {
-		case name == "-" || !f.IsExported():
+		case name == "-":
 		case strings.Contains(opts, "inline"):
 			keys = append(keys, yamlKeys(f.Type)...)
 		case name == "":
@@ -246,15 +304,12 @@ func (s *Suite) Validate(env Env) error {
 				bad(sc, "unknown architecture %q (known: %s)", a, strings.Join(env.Archs, ", "))
 			}
 		}
-		srv := sc.ServerConfig()
+		srv := sc.Server
 		srv.Addr = "127.0.0.1:0"
 		if err := srv.Validate(); err != nil {
 			bad(sc, "server: %v", err)
 		}
-		if f := sc.Load.Framing; f != nil && *f != sc.Server.Framing {
-			bad(sc, "framing mismatch: load uses %s but the server uses %s (set server.framing; the load follows it)", *f, sc.Server.Framing)
-		}
-		load := sc.LoadConfig()
+		load := sc.Load.WithDefaults()
 		load.Addr = "127.0.0.1:1"
 		if err := load.Validate(); err != nil {
 			bad(sc, "load: %v", err)

@@ -20,38 +20,49 @@ const (
 	DefaultOutCap  = 4 << 20
 )
 
+// ListeningPrefix starts the line `archbench serve` prints on stdout once it
+// accepts connections: "listening on ADDR".
+const ListeningPrefix = "listening on "
+
 // Config is what every architecture is started with. Each field's zero value
 // means its documented default, so a Config serialises into scenario files
 // and results as it is.
+//
+// Config is also the schema of every server setting: each field's json tag
+// is its key in scenario files (server:) and in results.json and, with '_'
+// as '-', its `archbench serve` flag; help is the flag's help, and
+// unit:"bytes" makes it a size (4MiB). See archbench/internal/settings.
+// Adding a setting is adding a field here (doc, default in withDefaults,
+// check in Validate) and the code that uses it.
 type Config struct {
 	// Network is "tcp" (IPv4, the default), "tcp6" or "unix".
-	Network string `json:"network,omitempty" yaml:"network,omitempty"`
+	Network string `json:"network,omitempty" help:"tcp, tcp6 or unix"`
 	// Addr is host:port for TCP (default 127.0.0.1:7000, or [::1]:7000 for
 	// tcp6; port 0 picks a free port), a socket path for unix.
-	Addr string `json:"addr,omitempty" yaml:"addr,omitempty"`
+	Addr string `json:"addr,omitempty" help:"listen address: host:port, port 0 picks one (default 127.0.0.1:7000; [::1]:7000 for tcp6; a path for unix)"`
 	// Framing of the protocol (default raw).
-	Framing protocol.Framing `json:"framing" yaml:"framing,omitempty"`
+	Framing protocol.Framing `json:"framing" help:"raw, line or length"`
 	// MaxMsg bounds a framed message in bytes (0 = 1 MiB).
-	MaxMsg int `json:"max_msg,omitempty" yaml:"max_msg,omitempty"`
+	MaxMsg int `json:"max_msg,omitempty" unit:"bytes" help:"largest framed message, bytes (e.g. 1MiB)"`
 	// Work is the handler cost per framed message (zero = none).
-	Work protocol.Work `json:"work" yaml:"work,omitempty"`
+	Work protocol.Work `json:"work"`
 	// Workers is the goroutine count of workerpool (acceptors) and of
 	// epoll-pool and gnet-pool (handlers) (0 = 4).
-	Workers int `json:"workers,omitempty" yaml:"workers,omitempty"`
+	Workers int `json:"workers,omitempty" help:"workerpool: accepting goroutines; epoll-pool, gnet-pool: handler goroutines"`
 	// Loops is the number of event loops of select, poll, epoll, gnet and
 	// evio (0 = 1).
-	Loops int `json:"loops,omitempty" yaml:"loops,omitempty"`
+	Loops int `json:"loops,omitempty" help:"event-loop architectures: number of loops"`
 	// MaxConns caps open connections; one more is closed at once, counted
 	// and logged (0 = no cap).
-	MaxConns int `json:"max_conns,omitempty" yaml:"max_conns,omitempty"`
+	MaxConns int `json:"max_conns,omitempty" help:"close connections beyond this many at once (0 = no cap)"`
 	// OutCap caps a connection's pending output in bytes; at the cap the
 	// server stops reading that connection until it drains (0 = 4 MiB).
-	OutCap int `json:"out_cap,omitempty" yaml:"out_cap,omitempty"`
+	OutCap int `json:"out_cap,omitempty" unit:"bytes" help:"per-connection pending output cap, bytes (e.g. 4MiB)"`
 	// IdleTimeout closes a connection that made no progress either way for
 	// this long (0 = never).
-	IdleTimeout time.Duration `json:"idle_timeout,omitempty" yaml:"idle_timeout,omitempty"`
+	IdleTimeout time.Duration `json:"idle_timeout,omitempty" help:"close a connection idle this long (0 = never)"`
 	// Logger receives the server's logs (nil = discard).
-	Logger *slog.Logger `json:"-" yaml:"-"`
+	Logger *slog.Logger `json:"-"`
 }
 
 // DefaultConfig is the Config with every default filled in.

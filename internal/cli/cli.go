@@ -3,11 +3,13 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -80,12 +82,20 @@ func printUsage(w io.Writer) {
 // instead of printing the whole usage; -h prints the flags to stderr.
 func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	// Package flag writes a refused flag's message to the output and then
+	// calls Usage; -h calls Usage with nothing written first. So Usage
+	// prints only when the output is empty: for -h.
+	var failed bytes.Buffer
+	fs.SetOutput(&failed)
 	fs.Usage = func() {
+		if failed.Len() > 0 {
+			failed.Reset()
+			return
+		}
 		fs.SetOutput(stderr)
 		fmt.Fprintf(stderr, "usage: archbench %s %s\n", name, synopsis)
 		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fs.SetOutput(&failed)
 	}
 	return fs
 }
@@ -109,52 +119,17 @@ func parseWithArgs(fs *flag.FlagSet, args []string) error {
 		return errHelp // fs.Parse has printed the usage
 	}
 	if err != nil {
-		return usagef("%s: %v", fs.Name(), err)
+		msg := err.Error()
+		if m := invalidValue.FindStringSubmatch(msg); m != nil {
+			msg = fmt.Sprintf("--%s %s: %s", m[2], m[1], m[3])
+		}
+		return usagef("%s: %s", fs.Name(), msg)
 	}
 	return nil
 }
+
+// invalidValue is how package flag words a value its flag refused; parse
+// rewords it as --name "value": reason.
+var invalidValue = regexp.MustCompile(`^invalid value (".*") for flag -(\S+): (.*)$`)
 
 var errHelp = errors.New("help shown")
-
-// sizeFlag is a byte count flag accepting 1048576, 1MiB, 64KiB, 4MB, 512B.
-type sizeFlag struct{ v *int }
-
-func (s sizeFlag) String() string {
-	if s.v == nil {
-		return "0"
-	}
-	return fmt.Sprint(*s.v)
-}
-
-func (s sizeFlag) Set(str string) error {
-	n, err := ParseSize(str)
-	if err != nil {
-		return err
-	}
-	*s.v = n
-	return nil
-}
-
-// ParseSize parses a byte count with an optional unit: B, KB, KiB, MB, MiB, GB, GiB.
-func ParseSize(s string) (int, error) {
-	str := strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		mult   int
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}}
-	mult := 1
-	for _, u := range units {
-		if strings.HasSuffix(str, u.suffix) {
-			str, mult = strings.TrimSpace(strings.TrimSuffix(str, u.suffix)), u.mult
-			break
-		}
-	}
-	var n int
-	if _, err := fmt.Sscanf(str, "%d", &n); err != nil || fmt.Sprint(n) != str {
-		return 0, fmt.Errorf("bad size %q (want bytes, e.g. 65536, 64KiB, 1MiB)", s)
-	}
-	if n < 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("size %q out of range", s)
-	}
-	return n * mult, nil
-}

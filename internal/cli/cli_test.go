@@ -81,18 +81,6 @@ func TestHelpExitsZero(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(e, "usage:"), "usage printed once:\n%s", e)
 }
 
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]int{"0": 0, "4096": 4096, "64KiB": 64 << 10, "1MiB": 1 << 20, "2 MiB": 2 << 20, "4MB": 4000000, "512B": 512, "1G": 1 << 30} {
-		got, err := ParseSize(in)
-		require.NoError(t, err, in)
-		assert.Equal(t, want, got, in)
-	}
-	for _, in := range []string{"", "x", "-1", "1.5MiB", "1TiB", "99999999999GiB"} {
-		_, err := ParseSize(in)
-		assert.Error(t, err, in)
-	}
-}
-
 // TestServeProcess runs the real binary: readiness line on stdout, a working
 // echo, exit 0 on SIGTERM well within 5 s.
 func TestServeProcess(t *testing.T) {
@@ -114,8 +102,8 @@ func TestServeProcess(t *testing.T) {
 			r := bufio.NewReader(stdout)
 			line, err := r.ReadString('\n')
 			require.NoError(t, err)
-			require.True(t, strings.HasPrefix(line, "listening on "), "got %q", line)
-			got := strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+			require.True(t, strings.HasPrefix(line, servers.ListeningPrefix), "got %q", line)
+			got := strings.TrimSpace(strings.TrimPrefix(line, servers.ListeningPrefix))
 			if network == "tcp" {
 				assert.NotContains(t, got, ":0", "the bound port is printed")
 			}

@@ -8,8 +8,9 @@ import (
 	"io"
 	"os"
 
+	"archbench/internal/settings"
 	"archbench/loadgen"
-	"archbench/protocol"
+	"archbench/servers"
 )
 
 func init() {
@@ -19,36 +20,17 @@ func init() {
 func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("load", "[flags]", stderr)
 	var (
-		cfg                    loadgen.Config
-		framing, content, form string
-		hgrm                   string
-		thresholds             []loadgen.Threshold
+		form, hgrm string
+		thresholds []loadgen.Threshold
 	)
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:7000", "server address: host:port, or a socket path for unix")
-	fs.StringVar(&cfg.Network, "network", "tcp", "tcp, tcp6 or unix (must match the server)")
-	fs.StringVar(&framing, "framing", "raw", "raw, line or length (must match the server)")
-	fs.IntVar(&cfg.Conns, "conns", 1, "connections")
-	fs.IntVar(&cfg.Depth, "depth", 1, "closed loop: messages in flight per connection (pipelining above 1)")
-	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: messages per second in total on a fixed schedule (0 = closed loop)")
-	cfg.Size = loadgen.DefaultSize
-	fs.Var(sizeFlag{&cfg.Size}, "size", "payload bytes per message (e.g. 16, 4KiB)")
-	fs.StringVar(&content, "content", "ascii", "ascii or utf8 (multi-byte and length-changing runes)")
-	fs.DurationVar(&cfg.Warmup, "warmup", 0, "run this long first, not measured")
-	fs.DurationVar(&cfg.Duration, "duration", loadgen.DefaultDuration, "measured time")
-	fs.DurationVar(&cfg.Timeout, "timeout", loadgen.DefaultTimeout, "deadline of every connect, read and write; a connection past it is replaced")
-	fs.IntVar(&cfg.Workers, "workers", 0, fmt.Sprintf("event loops (0 = %d)", loadgen.DefaultWorkers()))
-	fs.Int64Var(&cfg.Seed, "seed", 1, "seed of the message contents")
+	cfg := loadgen.Config{Addr: servers.DefaultAddr}.WithDefaults()
+	settings.BindFlags(fs, &cfg)
 	fs.StringVar(&form, "format", "text", "text or json")
 	fs.StringVar(&hgrm, "hgrm", "", "also write the latency percentile distribution (.hgrm, ms) to this file")
 	fs.Var(thresholdsFlag{&thresholds}, "threshold", thresholdHelp)
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
 	}
-	var err error
-	if cfg.Framing, err = protocol.ParseFraming(framing); err != nil {
-		return usagef("load: --framing %q: want raw, line or length", framing)
-	}
-	cfg.Content = loadgen.Content(content)
 	if form != "text" && form != "json" {
 		return usagef("load: --format %q: want text or json", form)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 	"syscall"
 	"time"
 
-	"archbench/protocol"
+	"archbench/internal/settings"
 	"archbench/servers"
 	_ "archbench/servers/all" // every architecture
 )
@@ -46,45 +47,39 @@ func helpOK(err error) error {
 	return err
 }
 
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", "--arch NAME [flags]", stderr)
-	var (
-		arch, framing, logLevel string
-		cfg                     servers.Config
-	)
-	fs.StringVar(&arch, "arch", "", "architecture to serve (see archbench list)")
-	fs.StringVar(&cfg.Addr, "addr", "", "listen address: host:port, port 0 picks one (default 127.0.0.1:7000; [::1]:7000 for tcp6; a path for unix)")
-	fs.StringVar(&cfg.Network, "network", "tcp", "tcp, tcp6 or unix")
-	fs.StringVar(&framing, "framing", "raw", "raw, line or length")
-	fs.IntVar(&cfg.Workers, "workers", servers.DefaultWorkers, "workerpool: accepting goroutines; epoll-pool, gnet-pool: handler goroutines")
-	fs.IntVar(&cfg.Loops, "loops", servers.DefaultLoops, "event-loop architectures: number of loops")
-	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "close connections beyond this many at once (0 = no cap)")
-	cfg.OutCap, cfg.MaxMsg = servers.DefaultOutCap, protocol.DefaultMaxMsg
-	fs.Var(sizeFlag{&cfg.OutCap}, "out-cap", "per-connection pending output cap, bytes (e.g. 4MiB)")
-	fs.Var(sizeFlag{&cfg.MaxMsg}, "max-msg", "largest framed message, bytes (e.g. 1MiB)")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close a connection idle this long (0 = never)")
-	fs.DurationVar(&cfg.Work.CPU, "work-cpu", 0, "framed modes: busy CPU time spent per message (e.g. 100us)")
-	fs.DurationVar(&cfg.Work.Sleep, "work-sleep", 0, "framed modes: blocking sleep per message (e.g. 10ms)")
+// serveFlags parses `archbench serve`'s command line.
+func serveFlags(args []string, stderr io.Writer) (arch servers.Arch, cfg servers.Config, level slog.Level, err error) {
+	fs := newFlags("serve", "--arch NAME [--config JSON] [flags]", stderr)
+	var name, logLevel string
+	cfg = servers.DefaultConfig()
+	cfg.Addr = ""    // its default depends on --network
+	cfg.Logger = nil // runServe's, at --log-level
+	fs.StringVar(&name, "arch", "", "architecture to serve (see archbench list)")
+	fs.Var(configFlag{&cfg}, "config", "the whole server configuration as JSON (as results.json records it; the runner passes it); later flags override its fields")
+	settings.BindFlags(fs, &cfg)
 	fs.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
-		return helpOK(err)
+		return arch, cfg, level, err
 	}
-	if arch == "" {
-		return usagef("serve: --arch is required (one of: %s)", strings.Join(servers.Names(), ", "))
+	if name == "" {
+		return arch, cfg, level, usagef("serve: --arch is required (one of: %s)", strings.Join(servers.Names(), ", "))
 	}
-	a, err := servers.Lookup(arch)
-	if err != nil {
-		return usagef("serve: unknown architecture %q (one of: %s)", arch, strings.Join(servers.Names(), ", "))
+	if arch, err = servers.Lookup(name); err != nil {
+		return arch, cfg, level, usagef("serve: unknown architecture %q (one of: %s)", name, strings.Join(servers.Names(), ", "))
 	}
-	if cfg.Framing, err = protocol.ParseFraming(framing); err != nil {
-		return usagef("serve: --framing %q: want raw, line or length", framing)
-	}
-	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-		return usagef("serve: --log-level %q: want debug, info, warn or error", logLevel)
+		return arch, cfg, level, usagef("serve: --log-level %q: want debug, info, warn or error", logLevel)
 	}
 	if err := cfg.Validate(); err != nil {
-		return usagef("serve: %v", err)
+		return arch, cfg, level, usagef("serve: %v", err)
+	}
+	return arch, cfg, level, nil
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a, cfg, level, err := serveFlags(args, stderr)
+	if err != nil {
+		return helpOK(err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	cfg.Logger = log.With("arch", a.Name)
@@ -102,7 +97,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	fmt.Fprintf(stdout, "listening on %s\n", srv.Addr())
+	fmt.Fprintf(stdout, "%s%s\n", servers.ListeningPrefix, srv.Addr())
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()
 	}
@@ -122,6 +117,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := srv.Err(); err != nil {
 		return fmt.Errorf("serve: %s: %w", a.Name, err)
+	}
+	return nil
+}
+
+// configFlag is --config: a servers.Config as JSON, decoded over the
+// defaults; an unknown key is an error.
+type configFlag struct{ cfg *servers.Config }
+
+func (c configFlag) String() string { return "" }
+
+func (c configFlag) Set(s string) error {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(c.cfg); err != nil {
+		return fmt.Errorf("bad JSON: %v", err)
 	}
 	return nil
 }

@@ -1,0 +1,117 @@
+package settings
+
+import (
+	"flag"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+
+	"archbench/loadgen"
+	"archbench/protocol"
+	"archbench/servers"
+)
+
+// TestParseSize holds the cases of both parsers it replaced: the scenario
+// files' (no K, M, G) and the flags' (also K, M, G).
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int{
+		"0": 0, "16": 16, "4096": 4096, "16B": 16, "512B": 512, "16KiB": 16384, "64KiB": 64 << 10, "1MiB": 1 << 20,
+		"2 MiB": 2 << 20, "1GiB": 1 << 30, "4MB": 4000000, " 2 KB ": 2000, "1GB": 1e9, "1K": 1 << 10, "4M": 4 << 20, "1G": 1 << 30,
+	} {
+		got, err := ParseSize(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, in := range []string{"", "x", "-1", "1.5KiB", "1.5MiB", "KiB", "16k", "1TiB", "16 kilobytes", "99999999999GiB"} {
+		_, err := ParseSize(in)
+		assert.Error(t, err, in)
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	d, err := ParseDuration(" 1.5s ")
+	require.NoError(t, err)
+	assert.Equal(t, 1500*time.Millisecond, d)
+	for _, in := range []string{"", "1.5", "300", "soon", "-1s"} {
+		_, err := ParseDuration(in)
+		assert.Error(t, err, in)
+	}
+}
+
+// TestEveryFieldHasHelp is the doc test of the schema: every setting of
+// both configs has a flag with help text, and the names are unique.
+func TestEveryFieldHasHelp(t *testing.T) {
+	for _, cfg := range []any{servers.Config{}, loadgen.Config{}} {
+		seen := map[string]bool{}
+		for _, f := range Fields(reflect.TypeOf(cfg)) {
+			assert.NotEmpty(t, strings.TrimSpace(f.Help), "%T: %s has no help tag", cfg, f.Key)
+			assert.False(t, seen[f.Flag], "%T: flag --%s twice", cfg, f.Flag)
+			seen[f.Flag] = true
+		}
+	}
+}
+
+// TestFields pins the derived names: YAML/JSON key and flag of each setting.
+func TestFields(t *testing.T) {
+	var got []string
+	for _, f := range Fields(reflect.TypeOf(servers.Config{})) {
+		s := f.Key + " --" + f.Flag
+		if f.Size {
+			s += " size"
+		}
+		got = append(got, s)
+	}
+	assert.Equal(t, []string{"network --network", "addr --addr", "framing --framing", "max_msg --max-msg size", "work.cpu --work-cpu",
+		"work.sleep --work-sleep", "workers --workers", "loops --loops", "max_conns --max-conns", "out_cap --out-cap size",
+		"idle_timeout --idle-timeout"}, got)
+}
+
+func TestBindFlags(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := servers.Config{Workers: 4}
+	BindFlags(fs, &cfg)
+	assert.Equal(t, "4", fs.Lookup("workers").DefValue, "the value at binding is the default")
+	assert.Equal(t, "raw", fs.Lookup("framing").DefValue)
+	require.NoError(t, fs.Parse([]string{"--framing", "line", "--out-cap", "64KiB", "--work-sleep", "1ms", "--idle-timeout", "2s"}))
+	assert.Equal(t, servers.Config{Framing: protocol.Line, Workers: 4, OutCap: 64 << 10, Work: protocol.Work{Sleep: time.Millisecond}, IdleTimeout: 2 * time.Second}, cfg)
+	for _, args := range [][]string{{"--out-cap", "lots"}, {"--idle-timeout", "10"}, {"--framing", "json"}, {"--loops", "x"}} {
+		err := fs.Parse(args)
+		assert.Error(t, err, args)
+	}
+}
+
+func decode(t *testing.T, src string, cfg any, owned map[string]string) error {
+	t.Helper()
+	var doc yaml.Node
+	require.NoError(t, yaml.Unmarshal([]byte(src), &doc))
+	return DecodeYAML(doc.Content[0], cfg, "load", owned)
+}
+
+func TestDecodeYAML(t *testing.T) {
+	cfg := loadgen.Config{Conns: 9, Duration: time.Second}
+	require.NoError(t, decode(t, "{size: 16KiB, warmup: 300ms, rate: 1.5e3, content: utf8, churn: true, seed: 3}", &cfg, nil))
+	assert.Equal(t, loadgen.Config{Conns: 9, Duration: time.Second, Size: 16 << 10, Warmup: 300 * time.Millisecond, Rate: 1500,
+		Content: loadgen.UTF8, Churn: true, Seed: 3}, cfg, "keys not named keep their values")
+
+	err := decode(t, "size: 1\nwarmup: 5\nframing: line\nconnz: 2\nconns: [1]\n", &cfg, map[string]string{"framing": "the runner's"})
+	var te *yaml.TypeError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, []string{
+		`line 2: load.warmup: bad duration "5": want a number with a unit, e.g. 300ms, 1.5s or 2m`,
+		`line 3: load.framing cannot be set in a scenario: the runner's`,
+		`line 4: unknown key "connz" in load (known keys: network, addr, conns, depth, rate, size, content, warmup, duration, timeout, loops, seed, slow_conns, slow_interval, idle_conns, churn)`,
+		`line 5: load.conns: want a single value, not a list`,
+	}, te.Errors)
+
+	var srv servers.Config
+	require.NoError(t, decode(t, "{work: {cpu: 1ms}, framing: length, max_msg: 2KB}", &srv, nil))
+	assert.Equal(t, servers.Config{Work: protocol.Work{CPU: time.Millisecond}, Framing: protocol.Length, MaxMsg: 2000}, srv)
+	require.NoError(t, decode(t, "null", &srv, nil), "an empty section sets nothing")
+}
