@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"archbench/loadgen"
-	. "archbench/results"
+	"archbench/results"
 	"archbench/results/resultstest"
 )
 
@@ -19,19 +19,19 @@ var fixture = resultstest.Quick
 func TestJSONRoundTrip(t *testing.T) {
 	r := fixture()
 	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, r))
-	got, err := ReadJSON(&buf)
+	require.NoError(t, results.WriteJSON(&buf, r))
+	got, err := results.ReadJSON(&buf)
 	require.NoError(t, err)
 	assert.Equal(t, r, got)
 
-	_, err = ReadJSON(strings.NewReader(`{"schema": 99}`))
-	require.ErrorIs(t, err, ErrSchema)
-	_, err = ReadJSON(strings.NewReader(`{"schema": `))
+	_, err = results.ReadJSON(strings.NewReader(`{"schema": 99}`))
+	require.ErrorIs(t, err, results.ErrSchema)
+	_, err = results.ReadJSON(strings.NewReader(`{"schema": `))
 	require.Error(t, err)
 }
 
 func TestSummarize(t *testing.T) {
-	tables := Summarize(fixture())
+	tables := results.Summarize(fixture())
 	require.Len(t, tables, 2)
 
 	closed := tables[0]
@@ -60,7 +60,7 @@ func TestSummarize(t *testing.T) {
 	assert.InDelta(t, 19995.0/20000, open.Rows[0].Ratio, 1e-12, "open loop: msg/s over the target")
 }
 
-func archs(t Table) []string {
+func archs(t results.Table) []string {
 	var a []string
 	for _, r := range t.Rows {
 		a = append(a, r.Arch)
@@ -71,15 +71,15 @@ func archs(t Table) []string {
 // results.json from before SLO had a duration: "slo_us" is read as it was
 // written, in µs.
 func TestSLOFromJSON(t *testing.T) {
-	r, err := ReadJSON(strings.NewReader(`{"schema": 1, "slo_us": 2500}`))
+	r, err := results.ReadJSON(strings.NewReader(`{"schema": 1, "slo_us": 2500}`))
 	require.NoError(t, err)
 	assert.Equal(t, 2500*time.Microsecond, r.SLODuration())
 	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, r))
+	require.NoError(t, results.WriteJSON(&buf, r))
 	assert.Contains(t, buf.String(), `"slo_us": 2500`)
 
-	r.SLO = Micros(1500 * time.Nanosecond)
+	r.SLO = results.Micros(1500 * time.Nanosecond)
 	assert.Equal(t, 1500*time.Nanosecond, r.SLODuration(), "below a µs survives")
 	r.SLO = 0
-	assert.Equal(t, DefaultSLO, r.SLODuration())
+	assert.Equal(t, results.DefaultSLO, r.SLODuration())
 }
