@@ -130,7 +130,7 @@ func spectrumFigure(r *results.Run, sc results.Scenario, order []string, style m
 	c.series = dropNonPositive(c.series, c.x, c.y)
 
 	var b strings.Builder
-	fmt.Fprintf(&b, "Latency by percentile in %s (%s), one line per architecture", sc.Name, shortSettings(sc))
+	fmt.Fprintf(&b, "Latency by percentile in %s (%s), one line per architecture", sc.Name, settingsText(sc, brief, noSweep, 0))
 	if len(from) > 0 {
 		fmt.Fprintf(&b, "; each line is the HdrHistogram merged over the architecture's repetitions (%s)", strings.Join(from, "; "))
 	}
@@ -160,7 +160,7 @@ func connsFigure(g []results.Scenario, tables map[string]results.Table, order []
 	for _, a := range order {
 		var pts plotter.XYs
 		for _, sc := range g {
-			if row, ok := findRow(tables[sc.Name], a); ok {
+			if row, ok := tables[sc.Name].Row(a); ok {
 				pts = appendPoint(pts, float64(sc.Load.Conns), row.MsgS.Median)
 			}
 		}
@@ -197,7 +197,7 @@ func connsFigure(g []results.Scenario, tables map[string]results.Table, order []
 	caption := fmt.Sprintf("Verified messages per second (median of the repetitions) against the number of "+
 		"connections, one line per architecture, over the scenarios %s (%s; equal but for the connection count). "+
 		"Where a line flattens or falls, that design stops scaling; the tables give each point's errors and spread.",
-		scenarioNames(g), shortSettingsExcept(g[0], connSweep))
+		scenarioNames(g), settingsText(g[0], brief, connSweep, 0))
 	return &Figure{Title: c.title, Caption: caption, chart: c}
 }
 
@@ -209,7 +209,7 @@ func rateFigure(g []results.Scenario, tables map[string]results.Table, order []s
 	for _, a := range order {
 		var pts plotter.XYs
 		for _, sc := range g {
-			if row, ok := findRow(tables[sc.Name], a); ok {
+			if row, ok := tables[sc.Name].Row(a); ok {
 				pts = appendPoint(pts, row.MsgS.Median, row.P99.Median)
 			}
 		}
@@ -259,7 +259,7 @@ func rateFigure(g []results.Scenario, tables map[string]results.Table, order []s
 		"architecture, at offered rates of %s (scenarios %s; %s). Latency runs from each message's "+
 		"intended send time. A line that turns up steeply has reached its saturation point; one that bends "+
 		"back to the left could not deliver the rate offered.",
-		offeredText, scenarioNames(g), shortSettingsExcept(g[0], rateSweep))
+		offeredText, scenarioNames(g), settingsText(g[0], brief, rateSweep, 0))
 	if c.y.log {
 		caption += " The latency axis is logarithmic."
 	}
@@ -273,15 +273,6 @@ func appendPositive(xs []float64, v float64) []float64 {
 		return append(xs, v)
 	}
 	return xs
-}
-
-func findRow(t results.Table, arch string) (results.Row, bool) {
-	for _, r := range t.Rows {
-		if r.Arch == arch {
-			return r, r.Measured > 0
-		}
-	}
-	return results.Row{}, false
 }
 
 // latencyAxis is an axis for latencies given in µs, and the scale to
@@ -358,68 +349,6 @@ func scenarioNames(g []results.Scenario) string {
 		n = append(n, sc.Name)
 	}
 	return strings.Join(n, ", ")
-}
-
-// shortSettings is a scenario's load in a few words, for captions (the
-// tables give the full settings).
-func shortSettings(sc results.Scenario) string { return shortSettingsExcept(sc, -1) }
-
-func shortSettingsExcept(sc results.Scenario, swept sweepKind) string {
-	l, s := sc.Load, sc.Server
-	var parts []string
-	conns := plural(l.Conns, "conn")
-	switch {
-	case l.Rate > 0 && swept == rateSweep:
-		parts = append(parts, "open loop over "+conns)
-	case l.Rate > 0 && swept == connSweep:
-		parts = append(parts, fmt.Sprintf("open loop at %s msg/s", fmtCount(l.Rate)))
-	case l.Rate > 0:
-		parts = append(parts, fmt.Sprintf("open loop at %s msg/s over %s", fmtCount(l.Rate), conns))
-	case swept == connSweep:
-		parts = append(parts, fmt.Sprintf("closed loop, depth %d", l.Depth))
-	default:
-		parts = append(parts, fmt.Sprintf("closed loop, %s x depth %d", conns, l.Depth))
-	}
-	parts = append(parts, fmt.Sprintf("%s %s messages", fmtSize(l.Size), l.Content), s.Framing.String()+" framing")
-	if s.Work.CPU > 0 {
-		parts = append(parts, fmt.Sprintf("%v CPU per message", s.Work.CPU))
-	}
-	if s.Work.Sleep > 0 {
-		parts = append(parts, fmt.Sprintf("%v sleep per message", s.Work.Sleep))
-	}
-	return strings.Join(parts, ", ")
-}
-
-func plural(n int, what string) string {
-	if n == 1 {
-		return "1 " + what
-	}
-	return fmt.Sprintf("%d %ss", n, what)
-}
-
-// fmtSize: 16-byte, 16 KiB, 1 MiB.
-func fmtSize(n int) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d-byte", n)
-}
-
-// fmtCount: 950, 1.50k, 12.3k, 1.23M.
-func fmtCount(v float64) string {
-	switch a := math.Abs(v); {
-	case a < 1e3:
-		return fmt.Sprintf("%.0f", v)
-	case a < 1e4:
-		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v/1e3), "0"), ".") + "k"
-	case a < 1e6:
-		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.1f", v/1e3), "0"), ".") + "k"
-	default:
-		return strings.TrimSuffix(strings.TrimRight(fmt.Sprintf("%.2f", v/1e6), "0"), ".") + "M"
-	}
 }
 
 func slicesMax(v []float64) float64 {

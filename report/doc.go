@@ -1,8 +1,21 @@
 // Package report renders a finished run (results.Run, read from
-// results.json) into a report people can read: results.md with the tables
-// and figures, the figures themselves as SVG and PNG under figures/, and one
-// self-contained HTML page (report.html: inline CSS and inline SVG, no
-// scripts, no external resources) with the same content.
+// results.json) into every output archbench writes, and compare's table.
+//
+// Each output has one writer (a Reporter, or a Document method), and every
+// table and text goes through one model: a Document is a list of blocks
+// (Heading, Paragraph, List, *Table, FigureRef), built from the run once
+// (Tables, runHeading, the figure sections) and written as
+//
+//   - text for a terminal (Document.WriteText: `archbench run`'s stdout,
+//     `archbench compare`);
+//   - results.md (Document.WriteMarkdown);
+//   - report.html (Document.WritePage): one self-contained page, inline
+//     CSS and inline SVG, no scripts, no external resources;
+//
+// beside results.csv (NewCSVReporter, one row per repetition),
+// results.bench.txt (NewBenchReporter, the Go benchmark format for
+// benchstat) and the figures themselves as SVG and PNG under figures/.
+// Write puts them all in a results folder; WriteRun adds results.json.
 //
 // Everything is computed from the Run alone; nothing is measured again.
 // Rendering is deterministic: the same results.json gives byte-identical
@@ -23,5 +36,7 @@
 //
 // A sweep ignores the load generator's own knobs that do not shape the
 // workload (the server address, the per-operation timeout and the content
-// seed). A run without sweeps simply has no sweep figures.
+// seed). A rate sweep is either scenarios at explicit rates, or the steps
+// of a suite's rate_sweep, which results.Scenario.Sweep names. A run
+// without sweeps simply has no sweep figures.
 package report

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"strings"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/montanaflynn/stats"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 
@@ -183,7 +185,8 @@ func summaryPoints(rs []*loadgen.Result) (plotter.XYs, int64) {
 		for i, r := range rs {
 			v[i] = f(r)
 		}
-		return median(v)
+		m, _ := stats.Median(v) // NaN for none
+		return m
 	}
 	n := med(func(r *loadgen.Result) float64 { return float64(r.Latency.Count) })
 	var pts plotter.XYs
@@ -217,60 +220,39 @@ func appendPoint(pts plotter.XYs, x, y float64) plotter.XYs {
 	return append(pts, plotter.XY{X: x, Y: y})
 }
 
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return math.NaN()
-	}
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // sweepKind is the one setting a sweep varies.
 type sweepKind int
 
 const (
-	connSweep sweepKind = iota // load.conns
-	rateSweep                  // load.rate (open loop only)
+	noSweep   sweepKind = iota
+	connSweep           // load.conns
+	rateSweep           // load.rate (open loop only), or a rate sweep's steps
 )
 
 // sweeps finds the scenarios that form sweeps of kind: groups of two or
 // more whose server and load settings are equal except the swept one (and
 // the generator's address, timeout and seed, which do not shape the load).
+// A rate sweep's steps (results.Scenario.Sweep, each architecture offered a
+// fraction of its own saturation rate) form a group of their own, by the
+// sweep they belong to; its closed-loop saturation run is no step.
 // Groups come in suite order, each sorted by the swept value; a scenario
 // repeating a value already in its group is left out.
 func sweeps(r *results.Run, kind sweepKind) [][]results.Scenario {
 	var keys []string
 	groups := map[string][]results.Scenario{}
 	for _, sc := range r.Scenarios {
-		l, s := sc.Load, sc.Server
-		l.Addr, l.Timeout, l.Seed = "", 0, 0
-		s.Addr, s.Logger = "", nil
-		switch kind {
-		case connSweep:
-			l.Conns = 0
-		case rateSweep:
-			if !sc.OpenLoop() {
+		var k string
+		switch sw := sc.Sweep; {
+		case sw != nil && kind == rateSweep:
+			if sw.Fraction == 0 {
 				continue
 			}
-			l.Rate = 0
-		}
-		of := "" // a rate sweep's steps group by their sweep
-		if sc.Sweep != nil {
-			of = sc.Sweep.Of
-		}
-		b, err := json.Marshal(struct {
-			Server any
-			Load   any
-			Of     string
-		}{s, l, of})
-		if err != nil {
+			k = "rate sweep " + sw.Of
+		case kind == rateSweep && !sc.OpenLoop():
 			continue
+		default:
+			k = settingsKey(sc, kind)
 		}
-		k := string(b)
 		if _, ok := groups[k]; !ok {
 			keys = append(keys, k)
 		}
@@ -280,14 +262,7 @@ func sweeps(r *results.Run, kind sweepKind) [][]results.Scenario {
 	for _, k := range keys {
 		g := slices.Clone(groups[k])
 		slices.SortStableFunc(g, func(a, b results.Scenario) int {
-			va, vb := sweepValue(a, kind), sweepValue(b, kind)
-			switch {
-			case va < vb:
-				return -1
-			case va > vb:
-				return 1
-			}
-			return 0
+			return cmp.Compare(sweepValue(a, kind), sweepValue(b, kind))
 		})
 		g = slices.CompactFunc(g, func(a, b results.Scenario) bool { return sweepValue(a, kind) == sweepValue(b, kind) })
 		if len(g) >= 2 {
@@ -295,6 +270,29 @@ func sweeps(r *results.Run, kind sweepKind) [][]results.Scenario {
 		}
 	}
 	return out
+}
+
+// settingsKey is sc's server and load settings, less the swept one and the
+// generator's knobs that do not shape the load, and sc's place in a rate
+// sweep: scenarios with equal keys form a sweep.
+func settingsKey(sc results.Scenario, kind sweepKind) string {
+	l, s := sc.Load, sc.Server
+	l.Addr, l.Timeout, l.Seed = "", 0, 0
+	s.Addr, s.Logger = "", nil
+	switch kind {
+	case connSweep:
+		l.Conns = 0
+	case rateSweep:
+		l.Rate = 0
+	}
+	b, err := json.Marshal(struct {
+		Server, Load any
+		Sweep        *results.SweepStep
+	}{s, l, sc.Sweep})
+	if err != nil { // settings json cannot encode: a sweep of their own
+		return "scenario " + sc.Name
+	}
+	return string(b)
 }
 
 func sweepValue(sc results.Scenario, kind sweepKind) float64 {

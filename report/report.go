@@ -4,24 +4,26 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 
 	"archbench/results"
 )
 
-// Files and the folder Write creates in a results folder (results.md is
-// results.FileMD).
+// Files and the folder Write creates in a results folder (beside
+// results.FileMD, results.FileCSV and results.FileBench).
 const (
 	FileHTML   = "report.html"
 	DirFigures = "figures"
 )
 
-// Report is a run rendered: the Markdown and HTML documents and the figures.
+// Report is a run rendered: the document, its Markdown and HTML, and the
+// figures.
 type Report struct {
+	Doc      Document
 	Markdown []byte // results.md
 	HTML     []byte // report.html
 	Figures  []*Figure
@@ -30,44 +32,42 @@ type Report struct {
 // ErrNoRun: Render or Write was given no run.
 var ErrNoRun = errors.New("report: no run")
 
-// part is a piece of the document: Markdown text, or a figure.
-type part struct {
-	md  string
-	fig *Figure
-	num int // the figure's number
-}
-
 // Render renders r (from results.json alone) in memory.
 func Render(r *results.Run) (*Report, error) {
 	if r == nil {
 		return nil, ErrNoRun
 	}
-	var tables bytes.Buffer
-	if err := results.WriteMarkdown(&tables, r); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
 	rep := &Report{}
-	parts := []part{{md: tables.String()}, {md: "## Figures\n\n" +
-		"Rendered by `archbench report` from results.json alone; every figure is also in figures/ as SVG " +
-		"and PNG. An architecture has the same colour in every figure.\n"}}
+	doc := append(runHeading(r), Tables(r)...)
+	doc = append(doc, Heading{Level: 2, Text: "Figures"}, Paragraph{Spans: []Span{
+		{Text: "Rendered by "}, {Text: "archbench report", Code: true},
+		{Text: " from results.json alone; every figure is also in figures/ as SVG and PNG. " +
+			"An architecture has the same colour in every figure."}}})
 	for _, s := range buildSections(r) {
-		parts = append(parts, part{md: "### " + s.heading + "\n"})
+		doc = append(doc, Heading{Level: 3, Text: s.heading})
 		if s.intro != "" {
-			parts = append(parts, part{md: s.intro + "\n"})
+			doc = append(doc, text(s.intro))
 		}
 		for _, f := range s.figs {
 			rep.Figures = append(rep.Figures, f)
-			parts = append(parts, part{fig: f, num: len(rep.Figures)})
+			doc = append(doc, FigureRef{Figure: f, Num: len(rep.Figures)})
 		}
 		if s.outro != "" {
-			parts = append(parts, part{md: s.outro + "\n"})
+			doc = append(doc, text(s.outro))
 		}
 	}
 	if err := renderFigures(rep.Figures); err != nil {
 		return nil, err
 	}
-	rep.Markdown = markdown(parts)
-	rep.HTML = page(title(tables.String()), parts)
+	rep.Doc = doc
+	var md, page bytes.Buffer
+	if err := doc.WriteMarkdown(&md); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	if err := doc.WritePage(&page); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	rep.Markdown, rep.HTML = md.Bytes(), page.Bytes()
 	return rep, nil
 }
 
@@ -96,9 +96,10 @@ func renderFigures(figs []*Figure) error {
 	return errors.Join(errs...)
 }
 
-// Write renders r and writes results.md, report.html and figures/*.svg,
-// *.png into dir, creating them. Files of earlier renders that this one
-// does not produce are left alone.
+// Write renders r and writes every output of a results folder but
+// results.json into dir, creating it: results.md, report.html, figures/
+// (SVG and PNG), results.csv and results.bench.txt. Files of earlier renders
+// that this one does not produce are left alone.
 func Write(dir string, r *results.Run) error {
 	rep, err := Render(r)
 	if err != nil {
@@ -108,58 +109,67 @@ func Write(dir string, r *results.Run) error {
 	if err := os.MkdirAll(figs, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
+	files := []file{
+		{filepath.Join(dir, results.FileMD), bytesOf(rep.Markdown)},
+		{filepath.Join(dir, FileHTML), bytesOf(rep.HTML)},
+		{filepath.Join(dir, results.FileCSV), NewCSVReporter(r)},
+		{filepath.Join(dir, results.FileBench), NewBenchReporter(r)},
+	}
 	for _, f := range rep.Figures {
-		if err := writeFile(filepath.Join(figs, f.Name+".svg"), f.SVG); err != nil {
+		files = append(files, file{filepath.Join(figs, f.Name+".svg"), bytesOf(f.SVG)},
+			file{filepath.Join(figs, f.Name+".png"), bytesOf(f.PNG)})
+	}
+	for _, f := range files {
+		if err := writeFile(f.path, f.write); err != nil {
 			return err
 		}
-		if err := writeFile(filepath.Join(figs, f.Name+".png"), f.PNG); err != nil {
-			return err
-		}
-	}
-	if err := writeFile(filepath.Join(dir, results.FileMD), rep.Markdown); err != nil {
-		return err
-	}
-	return writeFile(filepath.Join(dir, FileHTML), rep.HTML)
-}
-
-func writeFile(path string, b []byte) error {
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return fmt.Errorf("report: %w", err)
 	}
 	return nil
 }
 
-// markdown joins the parts into results.md; a figure is its PNG with its
-// caption and a link to its SVG.
-func markdown(parts []part) []byte {
-	var b strings.Builder
-	for i, p := range parts {
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		if p.fig == nil {
-			b.WriteString(p.md)
-			continue
-		}
-		f := p.fig
-		fmt.Fprintf(&b, "![%s](%s/%s.png)\n\n", mdEscape(f.Title), DirFigures, f.Name)
-		fmt.Fprintf(&b, "*Figure %d. %s* ([SVG](%s/%s.svg))\n", p.num, mdEscape(f.Caption), DirFigures, f.Name)
-	}
-	return []byte(b.String())
+// file is one output file and its writer.
+type file struct {
+	path  string
+	write Reporter
 }
 
-var mdEscaper = strings.NewReplacer(`\`, `\\`, "*", `\*`, "_", `\_`, "[", `\[`, "]", `\]`, "`", "\\`")
-
-func mdEscape(s string) string { return mdEscaper.Replace(s) }
-
-// title is the document's title: the first top-level heading in md.
-func title(md string) string {
-	for _, l := range strings.Split(md, "\n") {
-		if t, ok := strings.CutPrefix(l, "# "); ok {
-			return strings.TrimSpace(t)
-		}
+// bytesOf is the Reporter of an output rendered already.
+func bytesOf(b []byte) Reporter {
+	return func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
 	}
-	return "archbench results"
+}
+
+// WriteRun writes results.json, then everything Write renders from it:
+// a whole results folder, as `archbench run` leaves it.
+func WriteRun(dir string, r *results.Run) error {
+	if r == nil {
+		return ErrNoRun
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := writeFile(filepath.Join(dir, results.FileJSON), func(w io.Writer) error { return results.WriteJSON(w, r) }); err != nil {
+		return err
+	}
+	return Write(dir, r)
+}
+
+// writeFile creates path and writes it with write.
+func writeFile(path string, write Reporter) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return fmt.Errorf("report: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
 }
 
 // portableFonts lets an SVG fall back from Liberation Sans to the fonts it

@@ -1,14 +1,9 @@
 package results
 
 import (
-	"fmt"
-	"io"
 	"math"
 	"slices"
 	"sort"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Alpha is the significance level of Compare: a change whose Mann-Whitney
@@ -192,45 +187,4 @@ func exactCDF(u, n1, n2 int) float64 {
 		}
 	}
 	return le / total
-}
-
-// WriteComparison renders Compare's result: one row per scenario and
-// architecture, each change with its p-value, "~" where no significant
-// difference was found.
-func WriteComparison(w io.Writer, cs []Comparison) error {
-	tbl := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	)
-	tbl.Header("scenario", "arch", "msg/s old", "msg/s new", "Δ msg/s", "p99 old", "p99 new", "Δ p99")
-	minN := math.MaxInt
-	for _, c := range cs {
-		if err := tbl.Append(c.Scenario, c.Arch,
-			fmtCount(c.MsgS.Old.Median), fmtCount(c.MsgS.New.Median), fmtChange(c.MsgS),
-			fmtMicros(c.P99.Old.Median), fmtMicros(c.P99.New.Median), fmtChange(c.P99)); err != nil {
-			return err
-		}
-		minN = min(minN, c.MsgS.Old.N, c.MsgS.New.N)
-	}
-	if err := tbl.Render(); err != nil {
-		return err
-	}
-	_, err := fmt.Fprintf(w, "Δ: change of the median, with the Mann-Whitney U p-value across repetitions; "+
-		"~ = no significant difference (p >= %.2f).\n", Alpha)
-	if err == nil && minN != math.MaxInt && MinP(minN, minN) >= Alpha {
-		_, err = fmt.Fprintf(w, "With %d repetitions a side the smallest possible p-value is %.2f: nothing can be significant. "+
-			"Run both with --reps 5 or more.\n", minN, MinP(minN, minN))
-	}
-	return err
-}
-
-func fmtChange(c Change) string {
-	switch {
-	case math.IsNaN(c.Delta):
-		return "n/a"
-	case !c.Significant():
-		return fmt.Sprintf("~ (p=%.2f)", c.P)
-	default:
-		return fmt.Sprintf("%+.1f%% (p=%.3f)", 100*c.Delta, c.P)
-	}
 }

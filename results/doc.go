@@ -1,17 +1,19 @@
-// Package results is archbench's benchmark data and its rendering.
+// Package results is archbench's benchmark data and its statistics.
 //
 // A Run holds everything one `archbench run` measured: the machine and
 // software (Env), each scenario's settings with defaults filled in, and one
 // Sample per scenario, architecture and repetition (the load generator's
 // Result, the server's CPU seconds and peak RSS, the generator's CPU, and
 // how the server exited). Its JSON form (results.json, SchemaVersion) is the
-// source of truth; everything else is rendered from a Run alone:
+// source of truth; everything else is computed from a Run alone:
 //
-//   - WriteTables / WriteMarkdown: one table per scenario (tablewriter),
-//     architectures best first, medians across repetitions with their
-//     coefficient of variation, a "~" on cells whose CV exceeds 10%;
-//   - WriteCSV: one row per repetition;
-//   - WriteBench: the Go benchmark format, BenchmarkEcho/scenario=S/arch=A
-//     lines with Unit metadata, for `benchstat -col /arch`;
+//   - Summarize: one Table per scenario, a Row per architecture, best
+//     first, each metric a Stat (median across repetitions and its
+//     coefficient of variation);
+//   - Knees: the knee of each rate sweep, against the run's SLO;
 //   - Compare: two runs, metric by metric, with a Mann-Whitney U test.
+//
+// This package renders nothing: package report turns these into every
+// output (the terminal tables, results.md, report.html, results.csv,
+// results.bench.txt and compare's table).
 package results

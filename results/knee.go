@@ -1,14 +1,8 @@
 package results
 
 import (
-	"fmt"
-	"io"
 	"math"
 	"time"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // DefaultSLO is the p99 objective a rate sweep's knee is measured against
@@ -17,13 +11,20 @@ import (
 // below the 10-100 ms where queueing has run away.
 const DefaultSLO = time.Millisecond
 
-// SLOus is the run's p99 objective in microseconds (Run.SLO or DefaultSLO).
-func (r *Run) SLOus() float64 {
+// SLODuration is the run's p99 objective: Run.SLO, or DefaultSLO when the
+// run sets none.
+func (r *Run) SLODuration() time.Duration {
 	if r.SLO > 0 {
-		return r.SLO
+		return time.Duration(r.SLO * float64(time.Microsecond))
 	}
-	return float64(DefaultSLO.Microseconds())
+	return DefaultSLO
 }
+
+// SLOus is SLODuration in microseconds, the unit of the latencies.
+func (r *Run) SLOus() float64 { return Micros(r.SLODuration()) }
+
+// Micros is d in microseconds, the unit of Run.SLO and of the latencies.
+func Micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // Knee is one architecture's result in a rate sweep.
 type Knee struct {
@@ -65,7 +66,7 @@ func Knees(r *Run) []KneeTable {
 				if sc.Sweep == nil || sc.Sweep.Of != of || sc.Sweep.Fraction == 0 {
 					continue
 				}
-				row, ok := findRow(tables[sc.Name], sr.Arch)
+				row, ok := tables[sc.Name].Row(sr.Arch)
 				// A step counts if it delivered the rate offered (KeepsUp),
 				// with no error and p99 within the SLO.
 				if !ok || row.Measured == 0 || row.Errors > 0 || math.IsNaN(row.P99.Median) || row.P99.Median > slo ||
@@ -100,48 +101,4 @@ func kneeLess(a, b Knee) bool {
 		return true
 	}
 	return a.Knee > b.Knee
-}
-
-// writeKnees writes the knee tables, the headline of a run with rate sweeps.
-func writeKnees(w io.Writer, r *Run, style Style) error {
-	for _, kt := range Knees(r) {
-		title := fmt.Sprintf("Knee of %s: the highest achieved rate that kept up with the offered rate with p99 under %s and no errors", kt.Sweep, fmtMicros(kt.SLO))
-		if style == Markdown {
-			fmt.Fprintf(w, "### %s\n\n", title)
-		} else {
-			fmt.Fprintf(w, "%s\n", wrap(title, 100, ""))
-		}
-		var rend tw.Renderer = renderer.NewBlueprint(tw.Rendition{Symbols: tw.NewSymbols(tw.StyleLight)})
-		if style == Markdown {
-			rend = renderer.NewMarkdown()
-		}
-		tbl := tablewriter.NewTable(w,
-			tablewriter.WithRenderer(rend),
-			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithTrimSpace(tw.Off),
-			tablewriter.WithRowAutoWrap(tw.WrapNone),
-			tablewriter.WithAlignment(tw.Alignment{tw.AlignLeft, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignRight, tw.AlignLeft}),
-		)
-		tbl.Header([]string{"arch", "saturation msg/s", "knee msg/s", "knee/saturation", "p99 at knee", "step"})
-		for _, k := range kt.Rows {
-			cells := []string{k.Arch, "-", "-", "-", "-", "none under the SLO"}
-			if !math.IsNaN(k.Saturation) {
-				cells[1] = fmtCount(k.Saturation)
-			}
-			if !math.IsNaN(k.Knee) {
-				cells[2], cells[4], cells[5] = fmtCount(k.Knee), fmtMicros(k.P99), k.Step
-				if k.Saturation > 0 {
-					cells[3] = fmt.Sprintf("%.0f%%", 100*k.Knee/k.Saturation)
-				}
-			}
-			if err := tbl.Append(cells); err != nil {
-				return fmt.Errorf("results: table: %w", err)
-			}
-		}
-		if err := tbl.Render(); err != nil {
-			return fmt.Errorf("results: table: %w", err)
-		}
-		fmt.Fprintln(w)
-	}
-	return nil
 }

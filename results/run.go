@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
 	"archbench/loadgen"
@@ -36,8 +34,10 @@ type Run struct {
 	Scenarios []Scenario `json:"scenarios"` // in suite order
 	Samples   []Sample   `json:"samples"`   // in the order they ran
 
-	// SLO is the p99 latency objective (µs) that the knee of a rate sweep
-	// is measured against (0 = DefaultSLO).
+	// SLO is the p99 latency objective, in µs, that the knee of a rate
+	// sweep is measured against (0 = DefaultSLO). It stays a number of µs
+	// so that results.json keeps its "slo_us" field; SLODuration gives it
+	// as a time.Duration and Micros converts one into it.
 	SLO float64 `json:"slo_us,omitempty"`
 
 	// Interrupted says the run was stopped early (SIGINT, an error); the
@@ -159,42 +159,11 @@ func ReadJSON(rd io.Reader) (*Run, error) {
 	return &r, nil
 }
 
-// Files written by WriteDir.
+// The files of a results folder: results.json, written by `archbench run`
+// (WriteJSON), and what package report renders from it alone.
 const (
 	FileJSON  = "results.json"
 	FileMD    = "results.md"
 	FileCSV   = "results.csv"
 	FileBench = "results.bench.txt"
 )
-
-// WriteDir writes results.json, results.md, results.csv and
-// results.bench.txt into dir, creating it.
-func WriteDir(dir string, r *Run) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("results: %w", err)
-	}
-	for _, f := range []struct {
-		name  string
-		write func(io.Writer, *Run) error
-	}{{FileJSON, WriteJSON}, {FileMD, WriteMarkdown}, {FileCSV, WriteCSV}, {FileBench, WriteBench}} {
-		if err := writeFile(filepath.Join(dir, f.name), r, f.write); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeFile(path string, r *Run, write func(io.Writer, *Run) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("results: %w", err)
-	}
-	if err := write(f, r); err != nil {
-		f.Close()
-		return fmt.Errorf("results: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("results: %w", err)
-	}
-	return nil
-}

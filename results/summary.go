@@ -7,8 +7,6 @@ import (
 	"slices"
 
 	"github.com/montanaflynn/stats"
-
-	"archbench/loadgen"
 )
 
 // NoisyCV is the coefficient of variation across repetitions above which a
@@ -133,7 +131,7 @@ func idleBaselines(ts []Table) {
 			if !ok {
 				continue
 			}
-			if br, found := findRow(b, r.Arch); found {
+			if br, found := b.Row(r.Arch); found {
 				r.RSSPerIdle = IdleRSSPerConn(r.RSS.Median, br.RSS.Median, r.IdleHeld.Median)
 			}
 		}
@@ -150,10 +148,11 @@ func IdleRSSPerConn(peak, baseline, held float64) float64 {
 	return (peak - baseline) / held
 }
 
-func findRow(t Table, arch string) (Row, bool) {
+// Row is arch's row, if arch measured anything in the scenario.
+func (t Table) Row(arch string) (Row, bool) {
 	for _, r := range t.Rows {
 		if r.Arch == arch {
-			return r, true
+			return r, r.Measured > 0
 		}
 	}
 	return Row{}, false
@@ -297,27 +296,4 @@ func rank(t *Table) {
 		}
 		return desc(a.MsgS.Median, b.MsgS.Median)
 	})
-}
-
-// errorKinds lists the kinds with a count, largest first, mismatches first of all.
-func errorKinds(m map[string]int64) []string {
-	var kinds []string
-	for k, v := range m {
-		if v > 0 {
-			kinds = append(kinds, k)
-		}
-	}
-	slices.SortFunc(kinds, func(a, b string) int {
-		if (a == loadgen.ErrMismatch) != (b == loadgen.ErrMismatch) {
-			if a == loadgen.ErrMismatch {
-				return -1
-			}
-			return 1
-		}
-		if c := cmp.Compare(m[b], m[a]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a, b)
-	})
-	return kinds
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"archbench/report"
 	"archbench/results"
 )
 
@@ -34,7 +35,7 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(cs) == 0 {
 		return fmt.Errorf("compare: the two runs share no scenario and architecture")
 	}
-	return results.WriteComparison(stdout, cs)
+	return report.NewComparisonReporter(cs)(stdout)
 }
 
 // loadRun reads a results.json, or the one inside a results folder.

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("report", "render a results folder's results.json into results.md, figures/ and report.html", runReport)
+	register("report", "render a results folder's results.json into results.md, figures/, report.html, results.csv and results.bench.txt", runReport)
 }
 
 func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error {
@@ -37,6 +37,7 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err := report.Write(dir, r); err != nil {
 		return fmt.Errorf("report: %s: %w", dir, err)
 	}
-	fmt.Fprintf(stdout, "wrote %s, %s and %s/ in %s\n", results.FileMD, report.FileHTML, report.DirFigures, dir)
+	fmt.Fprintf(stdout, "wrote %s, %s and %s/ (and %s, %s) in %s\n", results.FileMD, report.FileHTML, report.DirFigures,
+		results.FileCSV, results.FileBench, dir)
 	return nil
 }

@@ -109,17 +109,14 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if run == nil {
 		return fmt.Errorf("run: %w", runErr)
 	}
-	if err := results.WriteDir(out, run); err != nil {
+	if err := report.WriteRun(out, run); err != nil {
 		return fmt.Errorf("run: %w", errors.Join(runErr, err))
 	}
-	if err := report.Write(out, run); err != nil {
-		return fmt.Errorf("run: report: %w", errors.Join(runErr, err))
-	}
-	if err := results.WriteTables(stdout, run, results.Text); err != nil {
+	if err := report.NewTextReporter(run)(stdout); err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	fmt.Fprintf(stderr, "archbench run: results in %s (%s, %s, %s, %s, report.html, figures/)\n", out,
-		results.FileJSON, results.FileMD, results.FileCSV, results.FileBench)
+	fmt.Fprintf(stderr, "archbench run: results in %s (%s, %s, %s, %s, %s, %s/)\n", out,
+		results.FileJSON, results.FileMD, results.FileCSV, results.FileBench, report.FileHTML, report.DirFigures)
 	if runErr != nil {
 		return fmt.Errorf("run: %w", runErr)
 	}

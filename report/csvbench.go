@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"encoding/csv"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"archbench/loadgen"
+	"archbench/results"
 )
 
 // errorKindOrder is the fixed order of the error columns.
@@ -25,13 +26,18 @@ var CSVHeader = []string{
 	"server_cpu_s", "server_peak_rss_bytes", "client_cpu_s", "server_exit", "error",
 }
 
-// WriteCSV writes one row per repetition, in the order they ran.
-func WriteCSV(w io.Writer, r *Run) error {
+// NewCSVReporter writes results.csv: one row per repetition, in the order
+// they ran.
+func NewCSVReporter(r *results.Run) Reporter {
+	return func(w io.Writer) error { return writeCSV(w, r) }
+}
+
+func writeCSV(w io.Writer, r *results.Run) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
-		return fmt.Errorf("results: csv: %w", err)
+		return fmt.Errorf("report: csv: %w", err)
 	}
-	scen := map[string]Scenario{}
+	scen := map[string]results.Scenario{}
 	for _, sc := range r.Scenarios {
 		scen[sc.Name] = sc
 	}
@@ -56,12 +62,12 @@ func WriteCSV(w io.Writer, r *Run) error {
 		}
 		rec = append(rec, f(s.ServerCPU), i(s.ServerPeakRSS), f(s.ClientCPU), string(s.Exit), s.Error)
 		if err := cw.Write(rec); err != nil {
-			return fmt.Errorf("results: csv: %w", err)
+			return fmt.Errorf("report: csv: %w", err)
 		}
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		return fmt.Errorf("results: csv: %w", err)
+		return fmt.Errorf("report: csv: %w", err)
 	}
 	return nil
 }
@@ -78,10 +84,15 @@ var benchUnits = []struct{ unit, better string }{
 	{"client-cpu-s/Mmsg", "lower"},
 }
 
-// WriteBench writes results.bench.txt in the Go benchmark format, one line
-// per measured repetition, named BenchmarkEcho/scenario=NAME/arch=ARCH, so
-// that `benchstat -col /arch results.bench.txt` compares architectures.
-func WriteBench(w io.Writer, r *Run) error {
+// NewBenchReporter writes results.bench.txt in the Go benchmark format,
+// one line per measured repetition, named
+// BenchmarkEcho/scenario=NAME/arch=ARCH, so that
+// `benchstat -col /arch results.bench.txt` compares architectures.
+func NewBenchReporter(r *results.Run) Reporter {
+	return func(w io.Writer) error { return writeBench(w, r) }
+}
+
+func writeBench(w io.Writer, r *results.Run) error {
 	ew := &errWriter{w: w}
 	e := r.Env
 	cfg := [][2]string{

@@ -1,0 +1,301 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"archbench/loadgen"
+	"archbench/results"
+)
+
+// The tables of a run and of a comparison, as the document model.
+
+// BulkSize is the message size from which tables show MB/s.
+const BulkSize = 64 << 10
+
+// noisyMark follows a cell whose CV across repetitions exceeds results.NoisyCV.
+const noisyMark = "~"
+
+// Legend explains the tables' columns and marks.
+const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetitions; " +
+	"CV is the spread of msg/s (coefficient of variation); " + noisyMark + " marks a noisy cell, " +
+	"whose CV across repetitions exceeds 10%; errors are totals over all repetitions by kind; " +
+	"CPU-s/M is the server's CPU seconds per million messages; vs best is msg/s over the best row's. " +
+	"Open-loop tables rank the architectures that reach 95% of the target rate by p99, and vs target " +
+	"is msg/s over the target rate (in a rate sweep, the rate that architecture was offered). " +
+	"MB/s (large messages) is payload megabytes per second each way. RSS/idle is the server's peak RSS " +
+	"over the baseline scenario's (no idle connections) per idle connection it still held at the end. " +
+	"idle held counts the idle connections still open at the end as the client sees them: the kernel " +
+	"completes a connection the server has not accepted, so for a server that does not accept them " +
+	"(sequential, workerpool) it counts its accept backlog and its RSS/idle means nothing."
+
+// NewTextReporter writes r's tables for a terminal: the knee of each rate
+// sweep, one table per scenario, the legend.
+func NewTextReporter(r *results.Run) Reporter { return Tables(r).WriteText }
+
+// runHeading is the run and its environment: results.md's opening.
+func runHeading(r *results.Run) Document {
+	e := r.Env
+	title := fmt.Sprintf("archbench results: %s suite", r.Suite)
+	started := fmt.Sprintf("started %s, took %s", r.Start.UTC().Format("2006-01-02 15:04:05 UTC"),
+		time.Duration(r.Elapsed*float64(time.Second)).Round(time.Second))
+	if r.Interrupted != "" {
+		started += fmt.Sprintf(" (interrupted: %s)", r.Interrupted)
+	}
+	list := List{
+		started,
+		fmt.Sprintf("architectures: %s; repetitions: %d", strings.Join(r.Archs, ", "), r.Reps),
+		fmt.Sprintf("machine: %s, %d cores, GOMAXPROCS %d, %s", e.CPUModel, e.Cores, e.GOMAXPROCS, e.Kernel),
+		fmt.Sprintf("pinning: server %s, client %s; fd limit %d", e.ServerCPUs, e.ClientCPUs, e.FDLimit),
+		fmt.Sprintf("%s, commit %s", e.GoVersion, e.GitCommit),
+	}
+	var libs []string
+	for p, v := range e.Libraries {
+		libs = append(libs, p+" "+v)
+	}
+	slices.Sort(libs)
+	if len(libs) > 0 {
+		list = append(list, "libraries: "+strings.Join(libs, ", "))
+	}
+	return Document{Heading{Level: 1, Text: title}, list}
+}
+
+// Tables is r's tables: the knee of each rate sweep (the headline), one
+// table per scenario under its name, description and settings, then the
+// legend.
+func Tables(r *results.Run) Document {
+	var d Document
+	for _, kt := range results.Knees(r) {
+		d = append(d, kneeTable(kt))
+	}
+	for _, t := range results.Summarize(r) {
+		d = append(d, scenarioTable(t, r.Reps))
+	}
+	return append(d, Paragraph{Spans: []Span{{Text: Legend}}, Wrap: true})
+}
+
+func kneeTable(kt results.KneeTable) *Table {
+	t := &Table{
+		Title:  fmt.Sprintf("Knee of %s: the highest achieved rate that kept up with the offered rate with p99 under %s and no errors", kt.Sweep, fmtMicros(kt.SLO)),
+		Header: []string{"arch", "saturation msg/s", "knee msg/s", "knee/saturation", "p99 at knee", "step"},
+		Align:  []Align{Left, Right, Right, Right, Right, Left},
+	}
+	for _, k := range kt.Rows {
+		cells := []string{k.Arch, "-", "-", "-", "-", "none under the SLO"}
+		if !math.IsNaN(k.Saturation) {
+			cells[1] = fmtCount(k.Saturation)
+		}
+		if !math.IsNaN(k.Knee) {
+			cells[2], cells[4], cells[5] = fmtCount(k.Knee), fmtMicros(k.P99), k.Step
+			if k.Saturation > 0 {
+				cells[3] = fmt.Sprintf("%.0f%%", 100*k.Knee/k.Saturation)
+			}
+		}
+		t.Rows = append(t.Rows, cells)
+	}
+	return t
+}
+
+// scenarioTable is one scenario's table: a row per architecture, best
+// first; columns for large messages (MB/s), idle connections and notes
+// only where the scenario has them.
+func scenarioTable(t results.Table, reps int) *Table {
+	sc := t.Scenario
+	out := &Table{Title: sc.Name, Intro: sc.Description, Detail: settingsText(sc, full, noSweep, reps),
+		Empty: "(no architecture ran this scenario)"}
+	vs := "vs best"
+	if t.OpenLoop {
+		vs = "vs target"
+	}
+	header := []string{"arch", "msg/s", "CV", "p50", "p99", "p99.9", "errors", "CPU-s/M", "RSS", vs}
+	noisyCol := func(f func(results.Row) results.Stat) bool {
+		return slices.ContainsFunc(t.Rows, func(r results.Row) bool { return f(r).Noisy() })
+	}
+	cols := []struct {
+		stat func(results.Row) results.Stat
+		fmt  func(float64) string
+	}{
+		{func(r results.Row) results.Stat { return r.MsgS }, fmtCount},
+		{func(r results.Row) results.Stat { return r.P50 }, fmtMicros},
+		{func(r results.Row) results.Stat { return r.P99 }, fmtMicros},
+		{func(r results.Row) results.Stat { return r.P999 }, fmtMicros},
+		{func(r results.Row) results.Stat { return r.CPUPerM }, fmtCPU},
+		{func(r results.Row) results.Stat { return r.RSS }, fmtBytes},
+	}
+	marked := make([]bool, len(cols))
+	for i, c := range cols {
+		marked[i] = noisyCol(c.stat)
+	}
+	cell := func(i int, r results.Row) string {
+		s := cols[i].stat(r)
+		v := "-"
+		if !math.IsNaN(s.Median) {
+			v = cols[i].fmt(s.Median)
+		}
+		switch {
+		case s.Noisy():
+			return v + " " + noisyMark
+		case marked[i]:
+			return v + strings.Repeat(" ", 1+len(noisyMark))
+		}
+		return v
+	}
+	bulk := sc.Load.Size >= BulkSize
+	idle := sc.Load.IdleConns > 0
+	if bulk {
+		header = append(header[:2], append([]string{"MB/s"}, header[2:]...)...)
+	}
+	if idle {
+		header = append(header, "idle held", "RSS/idle")
+	}
+	notes := slices.ContainsFunc(t.Rows, func(r results.Row) bool { return rowNotes(r) != "" })
+	if notes {
+		header = append(header, "notes")
+	}
+	for _, r := range t.Rows {
+		cv := "-"
+		if r.MsgS.N >= 2 && !math.IsNaN(r.MsgS.CV) {
+			cv = fmt.Sprintf("%.1f%%", 100*r.MsgS.CV)
+		}
+		if r.MsgS.Noisy() {
+			cv += " " + noisyMark
+		} else if marked[0] {
+			cv += strings.Repeat(" ", 1+len(noisyMark))
+		}
+		ratio := "-"
+		if !math.IsNaN(r.Ratio) {
+			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		}
+		row := []string{r.Arch, cell(0, r), cv, cell(1, r), cell(2, r), cell(3, r), fmtErrors(r), cell(4, r), cell(5, r), ratio}
+		if bulk {
+			mb := "-"
+			if !math.IsNaN(r.MBps.Median) {
+				mb = fmt.Sprintf("%.0f", r.MBps.Median)
+			}
+			row = append(row[:2], append([]string{mb}, row[2:]...)...)
+		}
+		if idle {
+			held, per := "-", "-"
+			if !math.IsNaN(r.IdleHeld.Median) {
+				held = fmt.Sprintf("%.0f/%d", r.IdleHeld.Median, sc.Load.IdleConns)
+			}
+			if !math.IsNaN(r.RSSPerIdle) {
+				per = fmtSignedBytes(r.RSSPerIdle)
+			}
+			row = append(row, held, per)
+		}
+		if notes {
+			row = append(row, rowNotes(r))
+		}
+		out.Rows = append(out.Rows, row)
+	}
+	out.Header = header
+	out.Align = []Align{Left}
+	for range header[1:] {
+		out.Align = append(out.Align, Right)
+	}
+	if notes {
+		out.Align[len(out.Align)-1] = Left
+	}
+	return out
+}
+
+func rowNotes(r results.Row) string {
+	var n []string
+	if r.Crashes > 0 {
+		n = append(n, fmt.Sprintf("crash %d/%d", r.Crashes, r.Runs))
+	}
+	if r.Hangs > 0 {
+		n = append(n, fmt.Sprintf("hang %d/%d", r.Hangs, r.Runs))
+	}
+	if r.Failed > 0 {
+		n = append(n, fmt.Sprintf("no result %d/%d", r.Failed, r.Runs))
+	}
+	if r.ErrorKinds[loadgen.ErrMismatch] > 0 {
+		n = append(n, "WRONG REPLIES")
+	}
+	if r.SlowReplies > 0 || r.SlowErrors > 0 {
+		n = append(n, fmt.Sprintf("slow clients: %d replies, %d errors", r.SlowReplies, r.SlowErrors))
+	}
+	return strings.Join(n, ", ")
+}
+
+func fmtErrors(r results.Row) string {
+	if r.Measured == 0 {
+		return "-"
+	}
+	if r.Errors == 0 {
+		return "0"
+	}
+	kinds := errorKinds(r.ErrorKinds)
+	if len(kinds) > 2 {
+		kinds = append(kinds[:2], "...")
+	}
+	return fmt.Sprintf("%s %s", fmtCount(float64(r.Errors)), strings.Join(kinds, "+"))
+}
+
+// errorKinds lists the kinds with a count, largest first, mismatches first of all.
+func errorKinds(m map[string]int64) []string {
+	var kinds []string
+	for k, v := range m {
+		if v > 0 {
+			kinds = append(kinds, k)
+		}
+	}
+	slices.SortFunc(kinds, func(a, b string) int {
+		if (a == loadgen.ErrMismatch) != (b == loadgen.ErrMismatch) {
+			if a == loadgen.ErrMismatch {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return kinds
+}
+
+// NewComparisonReporter writes results.Compare's result: one row per
+// scenario and architecture, each change with its p-value, "~" where no
+// significant difference was found.
+func NewComparisonReporter(cs []results.Comparison) Reporter {
+	return Document{comparisonTable(cs)}.WriteText
+}
+
+func comparisonTable(cs []results.Comparison) *Table {
+	t := &Table{
+		Header: []string{"scenario", "arch", "msg/s old", "msg/s new", "Δ msg/s", "p99 old", "p99 new", "Δ p99"},
+		Align:  []Align{Left, Left, Right, Right, Right, Right, Right, Right},
+	}
+	minN := math.MaxInt
+	for _, c := range cs {
+		t.Rows = append(t.Rows, []string{c.Scenario, c.Arch,
+			fmtCount(c.MsgS.Old.Median), fmtCount(c.MsgS.New.Median), fmtChange(c.MsgS),
+			fmtMicros(c.P99.Old.Median), fmtMicros(c.P99.New.Median), fmtChange(c.P99)})
+		minN = min(minN, c.MsgS.Old.N, c.MsgS.New.N)
+	}
+	t.Notes = append(t.Notes, fmt.Sprintf("Δ: change of the median, with the Mann-Whitney U p-value across repetitions; "+
+		"~ = no significant difference (p >= %.2f).", results.Alpha))
+	if minN != math.MaxInt && results.MinP(minN, minN) >= results.Alpha {
+		t.Notes = append(t.Notes, fmt.Sprintf("With %d repetitions a side the smallest possible p-value is %.2f: nothing can be significant. "+
+			"Run both with --reps 5 or more.", minN, results.MinP(minN, minN)))
+	}
+	return t
+}
+
+func fmtChange(c results.Change) string {
+	switch {
+	case math.IsNaN(c.Delta):
+		return "n/a"
+	case !c.Significant():
+		return fmt.Sprintf("~ (p=%.2f)", c.P)
+	default:
+		return fmt.Sprintf("%+.1f%% (p=%.3f)", 100*c.Delta, c.P)
+	}
+}
