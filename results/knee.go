@@ -15,7 +15,7 @@ const DefaultSLO = time.Millisecond
 // run sets none.
 func (r *Run) SLODuration() time.Duration {
 	if r.SLO > 0 {
-		return time.Duration(r.SLO * float64(time.Microsecond))
+		return r.SLO
 	}
 	return DefaultSLO
 }
@@ -23,7 +23,7 @@ func (r *Run) SLODuration() time.Duration {
 // SLOus is SLODuration in microseconds, the unit of the latencies.
 func (r *Run) SLOus() float64 { return Micros(r.SLODuration()) }
 
-// Micros is d in microseconds, the unit of Run.SLO and of the latencies.
+// Micros is d in microseconds, the unit of the latencies.
 func Micros(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
 // Knee is one architecture's result in a rate sweep.

@@ -78,8 +78,13 @@ func TestSLOFromJSON(t *testing.T) {
 	require.NoError(t, results.WriteJSON(&buf, r))
 	assert.Contains(t, buf.String(), `"slo_us": 2500`)
 
-	r.SLO = results.Micros(1500 * time.Nanosecond)
+	r.SLO = 1500 * time.Nanosecond
 	assert.Equal(t, 1500*time.Nanosecond, r.SLODuration(), "below a µs survives")
+	buf.Reset()
+	require.NoError(t, results.WriteJSON(&buf, r))
+	back, err := results.ReadJSON(&buf)
+	require.NoError(t, err)
+	assert.Equal(t, 1500*time.Nanosecond, back.SLO, "and survives the JSON round trip")
 	r.SLO = 0
 	assert.Equal(t, results.DefaultSLO, r.SLODuration())
 }

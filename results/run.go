@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"archbench/loadgen"
@@ -34,11 +35,10 @@ type Run struct {
 	Scenarios []Scenario `json:"scenarios"` // in suite order
 	Samples   []Sample   `json:"samples"`   // in the order they ran
 
-	// SLO is the p99 latency objective, in µs, that the knee of a rate
-	// sweep is measured against (0 = DefaultSLO). It stays a number of µs
-	// so that results.json keeps its "slo_us" field; SLODuration gives it
-	// as a time.Duration and Micros converts one into it.
-	SLO float64 `json:"slo_us,omitempty"`
+	// SLO is the p99 latency objective that the knee of a rate sweep is
+	// measured against (0 = DefaultSLO). results.json holds it as
+	// "slo_us", microseconds like every latency there (see MarshalJSON).
+	SLO time.Duration `json:"-"`
 
 	// Interrupted says the run was stopped early (SIGINT, an error); the
 	// samples present are complete.
@@ -143,6 +143,31 @@ func WriteJSON(w io.Writer, r *Run) error {
 	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("results: encode json: %w", err)
 	}
+	return nil
+}
+
+// runJSON is Run's JSON form: Run's fields, and SLO as "slo_us".
+type runJSON struct {
+	runFields
+	SLOus float64 `json:"slo_us,omitempty"`
+}
+
+// runFields is Run without its methods, so runJSON does not recurse.
+type runFields Run
+
+// MarshalJSON writes r with SLO in microseconds ("slo_us").
+func (r Run) MarshalJSON() ([]byte, error) {
+	return json.Marshal(runJSON{runFields: runFields(r), SLOus: Micros(r.SLO)})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (r *Run) UnmarshalJSON(b []byte) error {
+	var v runJSON
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Run(v.runFields)
+	r.SLO = time.Duration(math.Round(v.SLOus * float64(time.Microsecond)))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package results_test
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -29,7 +30,7 @@ func TestKnees(t *testing.T) {
 	r := tradeoffsFixture()
 	r.SLO = 0
 	assert.InDelta(t, float64(results.DefaultSLO.Microseconds()), r.SLOus(), 1e-9)
-	r.SLO = 10000 // 10 ms: goroutine's 100% step (92% of its offer) still falls short of 95%
+	r.SLO = 10 * time.Millisecond // goroutine's 100% step (92% of its offer) still falls short of 95%
 	assert.InDelta(t, 50000, results.Knees(r)[0].Rows[0].Knee, 1e-9)
 	r.Samples[3].Result.RPS = 99000 // now it keeps up
 	assert.InDelta(t, 99000, results.Knees(r)[0].Rows[0].Knee, 1e-9)

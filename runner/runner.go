@@ -191,7 +191,7 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 		Reps:      o.Reps,
 	}
 	run.Env.FDLimit = fdLimit
-	run.SLO = results.Micros(o.SLO)
+	run.SLO = o.SLO
 	for _, sc := range o.Suite.Scenarios {
 		base := results.Scenario{
 			Name: sc.Name, Description: sc.Description, Archs: sc.Archs,

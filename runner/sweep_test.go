@@ -60,5 +60,5 @@ func TestRunRateSweep(t *testing.T) {
 		assert.Equal(t, want.frac > 0, sc.OpenLoop())
 		assert.Zero(t, sc.Load.Rate, "each architecture has its own rate, in its results")
 	}
-	assert.InDelta(t, 2000, run.SLO, 1e-9)
+	assert.Equal(t, 2*time.Millisecond, run.SLO)
 }

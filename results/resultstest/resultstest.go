@@ -113,7 +113,7 @@ func Quick() *results.Run {
 func Tradeoffs() *results.Run {
 	load := loadgen.Config{Network: "tcp", Conns: 16, Depth: 1, Size: 16, Content: loadgen.ASCII,
 		Warmup: 250 * time.Millisecond, Duration: time.Second, Timeout: time.Second, Seed: 1}
-	r := &results.Run{Schema: results.SchemaVersion, Suite: "tradeoffs", Start: T0, Archs: []string{"goroutine", "select"}, Reps: 1, SLO: 1000}
+	r := &results.Run{Schema: results.SchemaVersion, Suite: "tradeoffs", Start: T0, Archs: []string{"goroutine", "select"}, Reps: 1, SLO: time.Millisecond}
 	sc := func(name string, l loadgen.Config, sw *results.SweepStep) {
 		r.Scenarios = append(r.Scenarios, results.Scenario{Name: name, Description: name + " shows something.",
 			Server: servers.Config{Network: "tcp"}, Load: l, Sweep: sw})
