@@ -4,5 +4,5 @@ package all
 import (
 	_ "archbench/servers/epoll"
 	_ "archbench/servers/poll"
-	_ "archbench/servers/select"
+	_ "archbench/servers/selectsrv"
 )

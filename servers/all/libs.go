@@ -1,6 +1,6 @@
 package all
 
 import (
-	_ "archbench/servers/evio"
-	_ "archbench/servers/gnet"
+	_ "archbench/servers/eviosrv"
+	_ "archbench/servers/gnetsrv"
 )

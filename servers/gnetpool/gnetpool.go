@@ -3,7 +3,7 @@ package gnetpool
 import (
 	"archbench/protocol"
 	"archbench/servers"
-	gnetsrv "archbench/servers/gnet"
+	"archbench/servers/gnetsrv"
 )
 
 func init() {
