@@ -5,12 +5,11 @@ import (
 	"archbench/servers/internal/evloop"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "epoll",
-		Summary: "hand-written event loop on epoll(7), level-triggered, --loops loops",
-		New:     New,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:    "epoll",
+	Summary: "hand-written event loop on epoll(7), level-triggered, --loops loops",
+	New:     New,
 }
 
 // New returns an unstarted epoll(7) event-loop server for cfg.

@@ -6,12 +6,13 @@ import (
 	"archbench/servers/internal/evloop"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "epoll-pool",
-		Summary: "epoll(7) event loop handing framed messages to --workers goroutines; replies written back by the loop",
-		New:     New,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:    "epoll-pool",
+	Summary: "epoll(7) event loop handing framed messages to --workers goroutines; replies written back by the loop",
+	New:     New,
+	// With raw framing New returns the epoll architecture's server.
+	Framings: []protocol.Framing{protocol.Line, protocol.Length},
 }
 
 // New returns an unstarted epoll-pool server for cfg. With raw framing

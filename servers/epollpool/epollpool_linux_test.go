@@ -17,6 +17,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 // TestRawIsEpoll: raw framing has no messages to hand off, so New gives the
@@ -71,7 +72,7 @@ func TestOrderWhenWorkersFinishOutOfOrder(t *testing.T) {
 							}
 						}
 					})
-					wg.Go(func() { readReply(t, c, want) })
+					wg.Go(func() { testkit.ReadReply(t, c, want) })
 				}
 				wg.Wait()
 			})
@@ -99,7 +100,7 @@ func TestPoolBoundAndBackpressure(t *testing.T) {
 	require.Eventually(t, func() bool { return srv.Waiting() == clients-2 }, testTimeout, time.Millisecond,
 		"waiting connections: %d, want %d", srv.Waiting(), clients-2)
 	// The worker may not have begun its job yet when the others wait.
-	require.Eventually(t, func() bool { r, _ := g.counts(); return r == 1 }, testTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { r, _ := counts(g); return r == 1 }, testTimeout, time.Millisecond)
 
 	// A waiting connection sends more: it is not read, the loop does not
 	// spin on it, and still accepts.
@@ -117,16 +118,16 @@ func TestPoolBoundAndBackpressure(t *testing.T) {
 	assert.Less(t, cpu, time.Since(t0)/2, "the process is busy while the pool is full: the loop spins")
 	assert.Equal(t, 5, serverUnread(t, conns[clients-1]), "a connection waiting for the pool was read")
 
-	g.open()
+	g.Open()
 	for i, c := range conns {
 		want := fmt.Sprintf("CLIENT %d\n", i)
 		if i == clients-1 {
 			want += "MORE\n"
 		}
-		readReply(t, c, []byte(want))
+		testkit.ReadReply(t, c, []byte(want))
 	}
-	exchange(t, late, protocol.Line, []byte("late"))
-	_, peak := g.counts()
+	testkit.Exchange(t, late, protocol.Line, []byte("late"))
+	_, peak := counts(g)
 	assert.Equal(t, 1, peak, "more messages ran at once than workers")
 	assert.Zero(t, srv.Waiting())
 }
@@ -143,7 +144,7 @@ func TestSeveralLoopsShareThePool(t *testing.T) {
 		c := dial(t, srv)
 		wg.Go(func() {
 			for j := range 50 {
-				exchange(t, c, protocol.Length, fmt.Appendf(nil, "%d/%d", i, j))
+				testkit.Exchange(t, c, protocol.Length, fmt.Appendf(nil, "%d/%d", i, j))
 			}
 		})
 	}
@@ -168,9 +169,9 @@ func TestHalfCloseFlushesPooledReplies(t *testing.T) {
 	want = append(want, "LAST I"...)
 	_, err := c.Write(req)
 	require.NoError(t, err)
-	closeWrite(t, c)
-	readReply(t, c, want)
-	expectEOF(t, c)
+	testkit.CloseWrite(t, c)
+	testkit.ReadReply(t, c, want)
+	testkit.ExpectEOF(t, c)
 }
 
 // TestProtocolErrorAfterPooledMessages: the replies to the messages before
@@ -185,10 +186,10 @@ func TestProtocolErrorAfterPooledMessages(t *testing.T) {
 	req = protocol.AppendRequest(req, protocol.Length, make([]byte, 17))
 	_, err := c.Write(req)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { r, _ := g.counts(); return r == 1 }, testTimeout, time.Millisecond)
-	g.open()
-	readReply(t, c, protocol.AppendReply(nil, protocol.Length, []byte("fine")))
-	expectEOF(t, c)
+	require.Eventually(t, func() bool { r, _ := counts(g); return r == 1 }, testTimeout, time.Millisecond)
+	g.Open()
+	testkit.ReadReply(t, c, protocol.AppendReply(nil, protocol.Length, []byte("fine")))
+	testkit.ExpectEOF(t, c)
 }
 
 // TestIdleTimeoutSparesOwedConnections: a connection waiting for a reply
@@ -199,9 +200,9 @@ func TestIdleTimeoutSparesOwedConnections(t *testing.T) {
 	cfg.Work = protocol.Work{Sleep: 250 * time.Millisecond}
 	srv := start(t, newServer(t, cfg))
 	c := dial(t, srv)
-	exchange(t, c, protocol.Line, []byte("slow"))
+	testkit.Exchange(t, c, protocol.Line, []byte("slow"))
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(testTimeout)))
-	expectEOF(t, c) // and now it is idle
+	testkit.ExpectEOF(t, c) // and now it is idle
 }
 
 // TestGracefulShutdownAnswersPooledMessages: Shutdown while messages are in
@@ -225,10 +226,10 @@ func TestGracefulShutdownAnswersPooledMessages(t *testing.T) {
 		defer cancel()
 		done <- srv.Shutdown(ctx)
 	}()
-	g.open()
+	g.Open()
 	for i, c := range conns {
-		readReply(t, c, fmt.Appendf(nil, "A%d\nB%d\n", i, i))
-		expectEOF(t, c)
+		testkit.ReadReply(t, c, fmt.Appendf(nil, "A%d\nB%d\n", i, i))
+		testkit.ExpectEOF(t, c)
 	}
 	require.NoError(t, <-done)
 	assert.Zero(t, srv.Stats().Active)
@@ -273,10 +274,10 @@ func TestRepliesLeaveAsWorkFinishes(t *testing.T) {
 	_, err := c.Write(req)
 	require.NoError(t, err)
 	for _, p := range []string{"ONE", "TWO", "THREE"} {
-		g.step()
-		readReply(t, c, protocol.AppendRequest(nil, protocol.Length, []byte(p)))
+		g.Let(1)
+		testkit.ReadReply(t, c, protocol.AppendRequest(nil, protocol.Length, []byte(p)))
 	}
-	_, peak := g.counts()
+	_, peak := counts(g)
 	assert.Equal(t, 1, peak, "one connection's messages ran in parallel")
 }
 
@@ -290,13 +291,13 @@ func TestClosedWhileInPool(t *testing.T) {
 	a := dial(t, srv)
 	_, err := a.Write([]byte("doomed\n"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { r, _ := g.counts(); return r == 1 }, testTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { r, _ := counts(g); return r == 1 }, testTimeout, time.Millisecond)
 	require.NoError(t, a.(*net.TCPConn).SetLinger(0))
 	require.NoError(t, a.Close())
 	require.Eventually(t, func() bool { return srv.Stats().Active == 0 }, testTimeout, time.Millisecond)
-	g.open()
+	g.Open()
 	b := dial(t, srv)
-	exchange(t, b, protocol.Line, []byte("next"))
+	testkit.Exchange(t, b, protocol.Line, []byte("next"))
 }
 
 // TestNewValidates: a config New cannot serve is refused.

@@ -1,23 +1,26 @@
 package eviosrv
 
+// What the conformance suite (servers/all) cannot see: evio's defects,
+// pinned so that an upstream fix is noticed (the suite skips those cases
+// for evio), and the workarounds archbench has, checked where they act.
+
 import (
 	"bytes"
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidwall/evio"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
@@ -26,180 +29,52 @@ import (
 	"archbench/servers/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	testkit.ChildMain(childEnv, childLimit, startServer)
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-const testDeadline = 20 * time.Second
-
-// logBuf collects a server's log for assertions.
-type logBuf = testkit.LogBuf
-
-func newServer(t *testing.T, tweak func(*servers.Config)) (servers.Server, *logBuf) {
+// start runs an evio server with framing f (after tweak) until the test ends.
+func start(t *testing.T, f protocol.Framing, tweak func(*servers.Config)) (servers.Server, *testkit.LogBuf) {
 	t.Helper()
-	logs := &logBuf{}
-	cfg := servers.Config{Network: "tcp", Addr: "127.0.0.1:0",
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	s, err := servers.New("evio", cfg)
-	require.NoError(t, err)
-	require.NoError(t, s.Start())
-	require.NotNil(t, s.Addr())
-	return s, logs
+	return testkit.StartNew(t, Arch.Build, f, tweak)
 }
 
-// start runs an evio server on 127.0.0.1:0 (after tweak) until the test ends.
-func start(t *testing.T, tweak func(*servers.Config)) (servers.Server, *logBuf) {
-	t.Helper()
-	s, logs := newServer(t, tweak)
-	t.Cleanup(func() {
-		select {
-		case <-s.Done():
-			t.Errorf("server stopped on its own: %v", s.Err())
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		assert.NoError(t, s.Shutdown(ctx))
-		assert.NoError(t, s.Err())
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
-	})
-	return s, logs
-}
-
-func dial(t *testing.T, a net.Addr, opts ...func(fd uintptr)) net.Conn {
-	t.Helper()
-	return testkit.Dial(t, a, 5*time.Second, testDeadline, opts...)
-}
-
-func owed(f protocol.Framing, in []byte) []byte {
-	c := protocol.NewCodec(protocol.CodecConfig{Framing: f, MaxMsg: 64 << 20})
-	out, _ := c.Feed(nil, in)
-	out, _ = c.Finish(out)
-	return out
-}
-
-func payload(n int) []byte {
-	p := make([]byte, 0, n+4)
-	for len(p) < n {
-		p = append(p, "héllo wörld ıⱥɐ 0123456789 \xff\xfe abcdefghijklmnopqrstuvwxyz "...)
-	}
-	return p[:n]
-}
-
-func echo(t *testing.T, c net.Conn, msg string) {
-	t.Helper()
-	_, err := c.Write([]byte(msg))
-	require.NoError(t, err)
-	want := protocol.AppendUpper(nil, []byte(msg))
-	got := make([]byte, len(want))
-	_, err = io.ReadFull(c, got)
-	require.NoError(t, err)
-	require.Equal(t, string(want), string(got))
-}
-
-func TestEchoEveryFraming(t *testing.T) {
-	for _, f := range []protocol.Framing{protocol.Raw, protocol.Line, protocol.Length} {
-		t.Run(f.String(), func(t *testing.T) {
-			s, _ := start(t, func(c *servers.Config) { c.Framing = f; c.Loops = 2 })
-			c := dial(t, s.Addr())
-			var req, want []byte
-			for _, m := range []string{"hello", "héllo wörld", "ıⱥɐ straße", "\xff\xfe\x80"} {
-				req = protocol.AppendRequest(req, f, []byte(m))
-				want = protocol.AppendReply(want, f, []byte(m))
-			}
-			_, err := c.Write(req)
-			require.NoError(t, err)
-			got := make([]byte, len(want))
-			_, err = io.ReadFull(c, got)
-			require.NoError(t, err)
-			require.Equal(t, want, got)
-			require.EqualValues(t, 1, s.Stats().Accepted, "the control connection is not counted")
+// TestControlConnectionNotCounted: the connection Start makes to wake
+// evio's loops is not counted as a client.
+func TestControlConnectionNotCounted(t *testing.T) {
+	for _, network := range []string{"tcp", "unix"} {
+		t.Run(network, func(t *testing.T) {
+			s, _ := start(t, protocol.Raw, func(c *servers.Config) {
+				c.Loops = 2
+				if network == "unix" {
+					c.Network, c.Addr = "unix", filepath.Join(t.TempDir(), "s.sock")
+				}
+			})
+			testkit.Echo(t, testkit.Dial(t, s.Addr()), "héllo wörld")
+			require.EqualValues(t, 1, s.Stats().Accepted, "the control connection is counted")
 		})
 	}
 }
 
-func TestTransports(t *testing.T) {
-	t.Run("tcp6", func(t *testing.T) {
-		ln, err := net.Listen("tcp6", "[::1]:0")
-		if err != nil {
-			t.Skipf("no IPv6 loopback: %v", err)
-		}
-		ln.Close()
-		s, _ := start(t, func(c *servers.Config) { c.Network, c.Addr = "tcp6", "[::1]:0" })
-		require.Contains(t, s.Addr().String(), "[::1]:")
-		echo(t, dial(t, s.Addr()), "tcp6 ok")
-	})
-	t.Run("unix", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "s.sock")
-		s, _ := start(t, func(c *servers.Config) { c.Network, c.Addr = "unix", path; c.Loops = 2 })
-		require.Equal(t, path, s.Addr().String())
-		echo(t, dial(t, s.Addr()), "unix ok")
-		require.EqualValues(t, 1, s.Stats().Accepted)
-	})
-	t.Run("unix refuses a file that is not a socket", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "precious")
-		require.NoError(t, os.WriteFile(path, []byte("data"), 0o600))
-		s, err := servers.New("evio", servers.Config{Network: "unix", Addr: path})
-		require.NoError(t, err)
-		require.Error(t, s.Start())
-		b, err := os.ReadFile(path)
-		require.NoError(t, err)
-		require.Equal(t, "data", string(b))
-	})
-	t.Run("several loops", func(t *testing.T) {
-		s, _ := start(t, func(c *servers.Config) { c.Loops = 4 })
-		for i := range 16 {
-			echo(t, dial(t, s.Addr()), strings.Repeat("x", i+1))
-		}
-	})
-	t.Run("a port in use is refused", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(t, err)
-		defer ln.Close()
-		s, err := servers.New("evio", servers.Config{Addr: ln.Addr().String()})
-		require.NoError(t, err)
-		require.Error(t, s.Start())
-	})
-}
+// TestListeners: evio binds its own sockets; archbench keeps it from
+// replacing a file at a unix path and from sharing a port in use, and its
+// loops share one listener.
+func TestListeners(t *testing.T) { testkit.CheckListeners(t, Arch.Build) }
 
-// TestNoDelay finds the server's end of a connection among this process's
-// descriptors and checks TCP_NODELAY on it.
+// TestNoDelay: evio does not set TCP_NODELAY; archbench does, on the
+// server's end of every connection.
 func TestNoDelay(t *testing.T) {
-	s, _ := start(t, nil)
-	c := dial(t, s.Addr())
-	echo(t, c, "x") // accepted and opened
-	local := c.LocalAddr().(*net.TCPAddr)
-	ents, err := os.ReadDir("/proc/self/fd")
+	s, _ := start(t, protocol.Raw, nil)
+	c := testkit.Dial(t, s.Addr())
+	testkit.Echo(t, c, "x") // accepted and opened
+	v, err := unix.GetsockoptInt(testkit.ServerFD(t, c), unix.IPPROTO_TCP, unix.TCP_NODELAY)
 	require.NoError(t, err)
-	found := false
-	for _, e := range ents {
-		fd, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		peer, err := unix.Getpeername(fd)
-		if err != nil || !sameAddr(peer, local) {
-			continue
-		}
-		v, err := unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY)
-		require.NoError(t, err)
-		require.Equal(t, 1, v, "TCP_NODELAY on the accepted socket")
-		found = true
-	}
-	require.True(t, found, "server end of the connection not found")
+	require.Equal(t, 1, v, "TCP_NODELAY on the accepted socket")
 }
 
 func TestHalfCloseFlush(t *testing.T) {
 	t.Run("complete replies are flushed", func(t *testing.T) {
-		s, _ := start(t, nil)
-		c := dial(t, s.Addr(), testkit.SmallRcvBuf)
-		in := payload(6 << 20)
+		s, _ := start(t, protocol.Raw, nil)
+		c := testkit.Dial(t, s.Addr(), testkit.SmallRcvBuf)
+		in := testkit.Payload(6 << 20)
 		// evio does not read while output is pending, so the writes need a
 		// reader at the same time.
 		werr := make(chan error, 1)
@@ -222,27 +97,18 @@ func TestHalfCloseFlush(t *testing.T) {
 		{protocol.Line, "one\ntwo", "ONE\n"},
 	} {
 		t.Run("the tail owed at end of input is lost/"+tc.f.String(), func(t *testing.T) {
-			s, _ := start(t, func(c *servers.Config) { c.Framing = tc.f })
-			c := dial(t, s.Addr())
+			s, _ := start(t, tc.f, nil)
+			c := testkit.Dial(t, s.Addr())
 			_, err := c.Write([]byte(tc.in))
 			require.NoError(t, err)
-			got := make([]byte, len(tc.want))
-			_, err = io.ReadFull(c, got)
-			require.NoError(t, err)
-			require.NoError(t, c.(*net.TCPConn).CloseWrite())
+			testkit.ReadReply(t, c, []byte(tc.want))
+			testkit.CloseWrite(t, c)
 			rest, err := io.ReadAll(c)
 			require.NoError(t, err)
-			t.Logf("sent %q, got %q, owed %q", tc.in, string(got)+string(rest), owed(tc.f, []byte(tc.in)))
+			t.Logf("sent %q, got %q, owed %q", tc.in, tc.want+string(rest), testkit.Owed(tc.f, []byte(tc.in)))
 			require.Empty(t, rest, "evio now sends the tail: remove the HalfCloseFlush defect")
 		})
 	}
-}
-
-// cpuTime is this process's user+system CPU time.
-func cpuTime(t *testing.T) time.Duration {
-	var ru syscall.Rusage
-	require.NoError(t, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // measure reports, over d, the CPU the process used as a fraction of d,
@@ -250,9 +116,9 @@ func cpuTime(t *testing.T) time.Duration {
 // counts failed ones too). CPU time depends on how busy the machine is; a
 // loop that retries a write that cannot succeed shows in either.
 func measure(t *testing.T, d time.Duration) (used float64, writes int64) {
-	cpu0, w0, wall0 := cpuTime(t), writeCalls(t), time.Now()
+	cpu0, w0, wall0 := testkit.CPUTime(t), writeCalls(t), time.Now()
 	time.Sleep(d) // the measurement interval
-	return float64(cpuTime(t)-cpu0) / float64(time.Since(wall0)), writeCalls(t) - w0
+	return float64(testkit.CPUTime(t)-cpu0) / float64(time.Since(wall0)), writeCalls(t) - w0
 }
 
 func writeCalls(t *testing.T) int64 {
@@ -276,13 +142,12 @@ func TestWriterNotReading(t *testing.T) {
 	// One 8 MiB line makes an 8 MiB reply, more than the kernel buffers
 	// hold, so the output stays pending for as long as the client does not
 	// read.
-	s, logs := newServer(t, func(c *servers.Config) { c.Framing = protocol.Line; c.MaxMsg = 16 << 20 })
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs)
-		}
-	})
-	c := dial(t, s.Addr(), testkit.SmallRcvBuf)
+	cfg, _ := testkit.Config(t, protocol.Line)
+	cfg.MaxMsg = 16 << 20
+	s, err := Arch.Build(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Start())
+	c := testkit.Dial(t, s.Addr(), testkit.SmallRcvBuf)
 	idleUsed, idleWrites := measure(t, 500*time.Millisecond)
 	werr := make(chan error, 1)
 	go func() {
@@ -290,7 +155,7 @@ func TestWriterNotReading(t *testing.T) {
 		werr <- err
 	}()
 	// The first reply byte means the reply is queued in evio.
-	_, err := io.ReadFull(c, make([]byte, 1))
+	_, err = io.ReadFull(c, make([]byte, 1))
 	require.NoError(t, err)
 	require.NoError(t, <-werr)
 	// More input while the output is stuck: from now on the socket is
@@ -307,13 +172,7 @@ func TestWriterNotReading(t *testing.T) {
 	assert.Greater(t, writes, 10*idleWrites+10000, "evio no longer spins on a writer that does not read: remove the defect")
 	assert.Less(t, ms.HeapInuse, uint64(256<<20))
 
-	o := dial(t, s.Addr())
-	_, err = o.Write([]byte("others are served\n"))
-	require.NoError(t, err)
-	got := make([]byte, 18)
-	_, err = io.ReadFull(o, got)
-	require.NoError(t, err)
-	require.Equal(t, "OTHERS ARE SERVED\n", string(got))
+	testkit.Exchange(t, testkit.Dial(t, s.Addr()), protocol.Line, []byte("others are served"))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -323,65 +182,6 @@ func TestWriterNotReading(t *testing.T) {
 	require.NoError(t, s.Err())
 }
 
-func TestMaxConns(t *testing.T) {
-	s, logs := start(t, func(c *servers.Config) { c.MaxConns = 2 })
-	a, b := dial(t, s.Addr()), dial(t, s.Addr())
-	echo(t, a, "a")
-	echo(t, b, "b")
-	c := dial(t, s.Addr())
-	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := c.Read(make([]byte, 1))
-	require.Zero(t, n)
-	require.True(t, errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET), "read: %v", err)
-	require.EqualValues(t, 1, s.Stats().Rejected)
-	require.Contains(t, logs.String(), "max-conns reached")
-	a.Close()
-	require.Eventually(t, func() bool { return s.Stats().Active == 1 }, 5*time.Second, 2*time.Millisecond)
-	echo(t, dial(t, s.Addr()), "room again")
-}
-
-func TestIdleTimeout(t *testing.T) {
-	// Generous against a loaded machine: the busy client must never pause
-	// for the idle timeout between two echoes.
-	const idle = 400 * time.Millisecond
-	s, _ := start(t, func(c *servers.Config) { c.IdleTimeout = idle; c.Loops = 2 })
-	quiet, busy := dial(t, s.Addr()), dial(t, s.Addr())
-	begin := time.Now()
-	stop := time.Now().Add(2 * idle)
-	for time.Now().Before(stop) {
-		echo(t, busy, "ping")
-		time.Sleep(idle / 20) // pacing the busy client, not synchronisation
-	}
-	n, err := quiet.Read(make([]byte, 1))
-	require.Zero(t, n)
-	require.ErrorIs(t, err, io.EOF)
-	require.GreaterOrEqual(t, time.Since(begin), idle)
-	echo(t, busy, "still open")
-}
-
-func TestGracefulStop(t *testing.T) {
-	s, _ := newServer(t, func(c *servers.Config) { c.Loops = 2 })
-	idle := dial(t, s.Addr())
-	busy := dial(t, s.Addr())
-	echo(t, busy, "abc")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	begin := time.Now()
-	require.NoError(t, s.Shutdown(ctx))
-	t.Logf("Shutdown took %v", time.Since(begin))
-	<-s.Done()
-	require.NoError(t, s.Err())
-	for _, c := range []net.Conn{idle, busy} {
-		n, err := c.Read(make([]byte, 1))
-		require.Zero(t, n)
-		require.ErrorIs(t, err, io.EOF)
-	}
-	_, err := net.DialTimeout("tcp", s.Addr().String(), time.Second)
-	require.Error(t, err, "still accepting after Shutdown")
-	require.Equal(t, servers.ErrClosed, s.Start())
-}
-
 // TestEMFILE runs plain evio and this server in a child process with
 // RLIMIT_NOFILE 64 and opens more connections than that.
 func TestEMFILE(t *testing.T) {
@@ -389,19 +189,38 @@ func TestEMFILE(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	t.Run("plain evio ends its loop and Serve returns nil", func(t *testing.T) {
-		ch := testkit.StartChild(t, childEnv, "bare")
-		opened, _ := testkit.Exhaust(t, ch.Addr, 2*childLimit)
+		ch := testkit.StartChild(t, testkit.EMFILELimit, startBare)
+		opened, _ := testkit.Exhaust(t, ch.Addr, 2*testkit.EMFILELimit)
 		res, ok := ch.Next("ended", 10*time.Second)
 		require.True(t, ok, "evio survived EMFILE (%d connections opened): drop the fd budget workaround?", opened)
 		t.Logf("plain evio after %d connections: evio.Serve returned %q", opened, res)
 		require.Equal(t, "<nil>", res)
 	})
 	t.Run("the fd budget keeps serving", func(t *testing.T) {
-		testkit.CheckGuardKeepsServing(t, childEnv, childLimit, func(t *testing.T, a *net.TCPAddr) {
-			echo(t, dial(t, a), "served after the storm")
+		testkit.CheckGuardKeepsServing(t, startServer, func(t *testing.T, a *net.TCPAddr) {
+			testkit.Echo(t, testkit.Dial(t, a), "served after the storm")
 		})
 	})
 	t.Run("a loop ended by EMFILE is reported", func(t *testing.T) {
-		testkit.CheckHogStopReported(t, childEnv, "Done was not closed after evio's loop ended")
+		testkit.CheckHogStopReported(t, startServer, "Done was not closed after evio's loop ended")
 	})
+}
+
+// startServer starts the EMFILE child's server.
+var startServer = testkit.ChildServer(New, protocol.Raw)
+
+// startBare runs evio as its own documentation shows it in an EMFILE
+// child, to measure evio itself; it prints "ended ERR" when evio.Serve
+// returns.
+func startBare(say func(string, ...any)) (servers.Server, string, error) {
+	addr := make(chan net.Addr, 1)
+	ev := evio.Events{
+		Serving: func(srv evio.Server) evio.Action { addr <- srv.Addrs[0]; return evio.None },
+		Data:    func(_ evio.Conn, in []byte) ([]byte, evio.Action) { return in, evio.None },
+	}
+	go func() {
+		err := evio.Serve(ev, "tcp://127.0.0.1:0")
+		say("ended %v", err)
+	}()
+	return nil, (<-addr).String(), nil
 }

@@ -5,12 +5,11 @@ import (
 	"archbench/servers/internal/blocking"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "goroutine",
-		Summary: "one goroutine per connection (Go's idiomatic server)",
-		New:     New,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:    "goroutine",
+	Summary: "one goroutine per connection (Go's idiomatic server)",
+	New:     New,
 }
 
 // New returns an unstarted goroutine-per-connection server for cfg.

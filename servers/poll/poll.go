@@ -5,12 +5,11 @@ import (
 	"archbench/servers/internal/evloop"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "poll",
-		Summary: "hand-written event loop on poll(2), --loops loops",
-		New:     New,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:    "poll",
+	Summary: "hand-written event loop on poll(2), --loops loops",
+	New:     New,
 }
 
 // New returns an unstarted poll(2) event-loop server for cfg.

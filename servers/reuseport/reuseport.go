@@ -5,12 +5,11 @@ import (
 	"archbench/servers/internal/blocking"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "reuseport",
-		Summary: "--loops accept loops, each on its own SO_REUSEPORT listener, a goroutine per connection (TCP only)",
-		New:     New,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:    "reuseport",
+	Summary: "--loops accept loops, each on its own SO_REUSEPORT listener, a goroutine per connection (TCP only)",
+	New:     New,
 }
 
 // New returns an unstarted reuseport server for cfg.

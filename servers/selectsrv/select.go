@@ -5,12 +5,11 @@ import (
 	"archbench/servers/internal/evloop"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "select",
-		Summary: "hand-written event loop on select(2), --loops loops; refuses fds >= 1024",
-		New:     New,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:    "select",
+	Summary: "hand-written event loop on select(2), --loops loops; refuses fds >= 1024",
+	New:     New,
 }
 
 // New returns an unstarted select(2) event-loop server for cfg.

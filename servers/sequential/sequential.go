@@ -5,13 +5,12 @@ import (
 	"archbench/servers/internal/blocking"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:       "sequential",
-		Summary:    "accept one connection, serve it to EOF, then the next (the textbook iterative server)",
-		New:        New,
-		Sequential: true,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:       "sequential",
+	Summary:    "accept one connection, serve it to EOF, then the next (the textbook iterative server)",
+	New:        New,
+	Sequential: true,
 }
 
 // New returns an unstarted sequential server for cfg.

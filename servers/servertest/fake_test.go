@@ -11,6 +11,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/servertest"
 )
 
 // fakeBugEnv selects the bug of the fake architecture in a child run.
@@ -29,14 +30,15 @@ const fakeBugEnv = "ARCHBENCH_SERVERTEST_FAKE_BUG"
 //	leak         Shutdown neither closes connections nor waits for them
 //	emfile-exit  the accept loop ends on the first accept error
 //
-// With no bug it is a correct server, the control.
-func init() {
-	servers.Register(servers.Arch{Name: "servertest-fake", Summary: "test double", New: newFake})
-	servers.Register(servers.Arch{
-		Name: "servertest-fake-known", Summary: "test double with a known defect", New: newFake,
+// With no bug it is a correct server, the control. It is given to the
+// suite as a constructor; nothing registers it.
+var (
+	fakeTarget      = servertest.Target{Name: "servertest-fake", New: newFake}
+	fakeKnownTarget = servertest.Target{
+		Name: "servertest-fake-known", New: newFake,
 		Defects: []servers.Defect{{Case: "ASCII", Reason: "echoes in lower case", Upstream: "nowhere#1"}},
-	})
-}
+	}
+)
 
 type fake struct {
 	servers.Core
@@ -62,6 +64,9 @@ func (f *fake) Addr() net.Addr {
 }
 
 func (f *fake) Start() error {
+	if f.ln != nil {
+		return servers.ErrClosed
+	}
 	ln, err := servers.Listen(f.Cfg)
 	if err != nil {
 		return err
@@ -159,12 +164,16 @@ func (f *fake) serve(c net.Conn) {
 				return
 			}
 			if perr != nil {
+				f.Log.Warn("closing connection: protocol error", "err", perr)
 				return
 			}
 		}
 		if err != nil {
 			if f.bug == "async-drop" {
 				c.Close()
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && !f.stopping() {
+				f.Log.Info("closing idle connection")
 			}
 			if errors.Is(err, io.EOF) || errors.Is(err, os.ErrDeadlineExceeded) && f.stopping() {
 				if f.bug != "drop-tail" {

@@ -7,17 +7,13 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"archbench/protocol"
 	"archbench/servers"
 	"archbench/servers/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func TestHelperProcess(t *testing.T) { servertest.HelperProcess(t) }
 
 // TestFakeSuite runs the suite against the fake architecture; it only runs
 // as a child of TestSuiteCatchesBugs, which picks the bug and the cases.
@@ -26,16 +22,12 @@ func TestFakeSuite(t *testing.T) {
 	if !ok {
 		t.Skip("runs as a child of TestSuiteCatchesBugs")
 	}
-	arch := "servertest-fake"
+	target := fakeTarget
 	if name == "known" {
-		arch = "servertest-fake-known"
+		target = fakeKnownTarget
 		t.Setenv(fakeBugEnv, "lower")
 	}
-	a, err := servers.Lookup(arch)
-	require.NoError(t, err)
-	for _, f := range []protocol.Framing{protocol.Raw, protocol.Line} {
-		t.Run(f.String(), func(t *testing.T) { servertest.Run(t, a, servers.Config{Framing: f}) })
-	}
+	servertest.Run(t, target, servers.Config{})
 }
 
 // runFake runs the suite's cases matching pattern (framing/case) against

@@ -5,12 +5,11 @@ import (
 	"archbench/servers/internal/blocking"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "workerpool",
-		Summary: "a fixed pool of --workers goroutines (default 4), each looping Accept on one shared listener",
-		New:     New,
-	})
+// Arch describes the architecture; archbench/servers/all registers it.
+var Arch = servers.Arch{
+	Name:    "workerpool",
+	Summary: "a fixed pool of --workers goroutines (default 4), each looping Accept on one shared listener",
+	New:     New,
 }
 
 // New returns an unstarted worker-pool server for cfg.

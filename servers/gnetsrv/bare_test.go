@@ -2,10 +2,7 @@ package gnetsrv
 
 import (
 	"context"
-	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"sync/atomic"
 	"testing"
 
@@ -13,49 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"archbench/servers"
-	"archbench/servers/internal/testkit"
 )
 
-// The EMFILE tests run a server in a child process (testkit.StartChild)
-// whose RLIMIT_NOFILE is low. Besides testkit's lines, the bare mode prints
-//
-//	ended ERR          gnet.Run returned
-const (
-	childEnv   = "ARCHBENCH_GNET_TEST_CHILD"
-	childLimit = 64 // RLIMIT_NOFILE of the child
-)
-
-// startServer starts the child's server: "bare" (gnet by itself),
-// "server", or "server-hog" (whose descriptors something else uses up).
-func startServer(mode string, say func(string, ...any)) (servers.Server, string, error) {
-	switch mode {
-	case "bare":
-		// gnet as its own documentation shows it, to measure gnet itself.
-		h := &bareHandler{addr: make(chan net.Addr, 1)}
-		go func() {
-			err := gnet.Run(h, "tcp://127.0.0.1:0", gnet.WithReusePort(true), gnet.WithLogger(quietLogger{}))
-			say("ended %v", err)
-		}()
-		return nil, (<-h.addr).String(), nil
-	case "server", "server-hog":
-		s, err := New(servers.Config{Network: "tcp", Addr: "127.0.0.1:0", OutCap: servers.DefaultOutCap, MaxMsg: 1 << 20, Loops: 1,
-			Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
-		if err != nil {
-			return nil, "", err
-		}
-		if err := s.Start(); err != nil {
-			return nil, "", err
-		}
-		if mode == "server-hog" {
-			testkit.Hog()
-		}
-		return s, "", nil
-	}
-	return nil, "", fmt.Errorf("unknown child mode %q", mode)
-}
-
-// bareHandler is a plain gnet echo, for measuring gnet without our
-// workarounds.
+// bareHandler is a plain gnet echo, gnet as its own documentation shows it,
+// for measuring gnet without our workarounds.
 type bareHandler struct {
 	gnet.BuiltinEventEngine
 	addr   chan net.Addr
@@ -94,16 +52,15 @@ func (h *bareHandler) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 // runBare runs bareHandler on 127.0.0.1:0 until the test ends.
-func runBare(t *testing.T) (*bareHandler, string) {
+func runBare(t *testing.T) (*bareHandler, net.Addr) {
 	h := &bareHandler{addr: make(chan net.Addr, 1)}
 	done := make(chan error, 1)
 	go func() {
 		done <- gnet.Run(h, "tcp://127.0.0.1:0", gnet.WithReusePort(true), gnet.WithLogger(quietLogger{}))
 	}()
-	var addr string
+	var addr net.Addr
 	select {
-	case a := <-h.addr:
-		addr = a.String()
+	case addr = <-h.addr:
 	case err := <-done:
 		t.Fatalf("gnet.Run: %v", err)
 	}
@@ -116,6 +73,17 @@ func runBare(t *testing.T) (*bareHandler, string) {
 		<-done
 	})
 	return h, addr
+}
+
+// startBare runs bareHandler in an EMFILE child; it prints "ended ERR"
+// when gnet.Run returns.
+func startBare(say func(string, ...any)) (servers.Server, string, error) {
+	h := &bareHandler{addr: make(chan net.Addr, 1)}
+	go func() {
+		err := gnet.Run(h, "tcp://127.0.0.1:0", gnet.WithReusePort(true), gnet.WithLogger(quietLogger{}))
+		say("ended %v", err)
+	}()
+	return nil, (<-h.addr).String(), nil
 }
 
 type quietLogger struct{}

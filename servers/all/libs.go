@@ -1,6 +1,0 @@
-package all
-
-import (
-	_ "archbench/servers/eviosrv"
-	_ "archbench/servers/gnetsrv"
-)
