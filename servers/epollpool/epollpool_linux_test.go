@@ -42,9 +42,7 @@ func TestOrderWhenWorkersFinishOutOfOrder(t *testing.T) {
 	for _, work := range []protocol.Work{{}, {Sleep: time.Nanosecond}} {
 		for _, f := range []protocol.Framing{protocol.Line, protocol.Length} {
 			t.Run(fmt.Sprintf("%s/single=%t", f, !work.IsZero()), func(t *testing.T) {
-				cfg := testConfig(t, f)
-				cfg.Loops, cfg.Workers, cfg.Work = 2, 4, work
-				srv := newServer(t, cfg)
+				srv := newServer(t, f, func(cfg *servers.Config) { cfg.Loops, cfg.Workers, cfg.Work = 2, 4, work })
 				var mu sync.Mutex
 				rng := rand.New(rand.NewPCG(1, 2))
 				srv.pool.work = func() {
@@ -85,9 +83,7 @@ func TestOrderWhenWorkersFinishOutOfOrder(t *testing.T) {
 // loop keeps accepting and does not spin meanwhile; once the work goes
 // through, every reply arrives.
 func TestPoolBoundAndBackpressure(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Workers = 1
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Workers = 1 })
 	g := startGated(t, srv)
 
 	const clients = 5
@@ -136,9 +132,7 @@ func TestPoolBoundAndBackpressure(t *testing.T) {
 // when another loop's job frees a slot (no lost wakeup), and every
 // connection is served.
 func TestSeveralLoopsShareThePool(t *testing.T) {
-	cfg := testConfig(t, protocol.Length)
-	cfg.Loops, cfg.Workers = 4, 1
-	srv := start(t, newServer(t, cfg))
+	srv := start(t, newServer(t, protocol.Length, func(cfg *servers.Config) { cfg.Loops, cfg.Workers = 4, 1 }))
 	var wg sync.WaitGroup
 	for i := range 16 {
 		c := dial(t, srv)
@@ -155,9 +149,7 @@ func TestSeveralLoopsShareThePool(t *testing.T) {
 // while, and an unterminated last line, then half-closes at once; it gets
 // every reply, the last line's too, then EOF.
 func TestHalfCloseFlushesPooledReplies(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Work = protocol.Work{Sleep: 2 * time.Millisecond}
-	srv := start(t, newServer(t, cfg))
+	srv := start(t, newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Work = protocol.Work{Sleep: 2 * time.Millisecond} }))
 	c := dial(t, srv)
 	var req, want []byte
 	for i := range 20 {
@@ -177,9 +169,7 @@ func TestHalfCloseFlushesPooledReplies(t *testing.T) {
 // TestProtocolErrorAfterPooledMessages: the replies to the messages before
 // an oversized one are sent, then the connection closes.
 func TestProtocolErrorAfterPooledMessages(t *testing.T) {
-	cfg := testConfig(t, protocol.Length)
-	cfg.MaxMsg = 16
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Length, func(cfg *servers.Config) { cfg.MaxMsg = 16 })
 	g := startGated(t, srv)
 	c := dial(t, srv)
 	req := protocol.AppendRequest(nil, protocol.Length, []byte("fine"))
@@ -195,10 +185,10 @@ func TestProtocolErrorAfterPooledMessages(t *testing.T) {
 // TestIdleTimeoutSparesOwedConnections: a connection waiting for a reply
 // the server owes is not idle, however long the work takes.
 func TestIdleTimeoutSparesOwedConnections(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.IdleTimeout = 50 * time.Millisecond
-	cfg.Work = protocol.Work{Sleep: 250 * time.Millisecond}
-	srv := start(t, newServer(t, cfg))
+	srv := start(t, newServer(t, protocol.Line, func(cfg *servers.Config) {
+		cfg.IdleTimeout = 50 * time.Millisecond
+		cfg.Work = protocol.Work{Sleep: 250 * time.Millisecond}
+	}))
 	c := dial(t, srv)
 	testkit.Exchange(t, c, protocol.Line, []byte("slow"))
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(testTimeout)))
@@ -208,9 +198,7 @@ func TestIdleTimeoutSparesOwedConnections(t *testing.T) {
 // TestGracefulShutdownAnswersPooledMessages: Shutdown while messages are in
 // the pool and queued behind it: every reply is written, then EOF.
 func TestGracefulShutdownAnswersPooledMessages(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Workers = 1
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Workers = 1 })
 	g := startGated(t, srv)
 	var conns []net.Conn
 	for i := range 4 {
@@ -238,8 +226,7 @@ func TestGracefulShutdownAnswersPooledMessages(t *testing.T) {
 // TestShutdownDeadlineAbandonsWork: when Shutdown's context ends, a worker
 // skips the messages left in its batch and everything stops at once.
 func TestShutdownDeadlineAbandonsWork(t *testing.T) {
-	cfg := testConfig(t, protocol.Line) // no Work: a job is every waiting message
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, nil) // no Work: a job is every waiting message
 	var started atomic.Int64
 	srv.pool.work = func() { started.Add(1); time.Sleep(20 * time.Millisecond) }
 	require.NoError(t, srv.Start())
@@ -262,9 +249,9 @@ func TestShutdownDeadlineAbandonsWork(t *testing.T) {
 // so a pipelining client gets each reply as soon as its message is done,
 // not when the last one is.
 func TestRepliesLeaveAsWorkFinishes(t *testing.T) {
-	cfg := testConfig(t, protocol.Length)
-	cfg.Work = protocol.Work{Sleep: time.Nanosecond} // nonzero: one message per job
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Length, func(cfg *servers.Config) {
+		cfg.Work = protocol.Work{Sleep: time.Nanosecond} // nonzero: one message per job
+	})
 	g := startGated(t, srv)
 	c := dial(t, srv)
 	var req []byte
@@ -284,9 +271,7 @@ func TestRepliesLeaveAsWorkFinishes(t *testing.T) {
 // TestClosedWhileInPool: a client that resets while its messages are in
 // the pool does not disturb the server, whose worker drops the job.
 func TestClosedWhileInPool(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Workers = 1
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Workers = 1 })
 	g := startGated(t, srv)
 	a := dial(t, srv)
 	_, err := a.Write([]byte("doomed\n"))
@@ -306,7 +291,7 @@ func TestNewValidates(t *testing.T) {
 	cfg.MaxMsg = -1
 	_, err := NewServer(cfg)
 	require.Error(t, err)
-	srv := newServer(t, testConfig(t, protocol.Line))
+	srv := newServer(t, protocol.Line, nil)
 	require.ErrorIs(t, srv.Shutdown(context.Background()), servers.ErrClosed)
 	require.ErrorIs(t, srv.Start(), servers.ErrClosed)
 }

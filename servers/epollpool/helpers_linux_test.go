@@ -26,9 +26,14 @@ func testConfig(t testing.TB, f protocol.Framing) servers.Config {
 	return cfg
 }
 
-// newServer builds an unstarted framed server for cfg.
-func newServer(t testing.TB, cfg servers.Config) *Server {
+// newServer builds an unstarted framed server for testConfig(t, f) after
+// tweak.
+func newServer(t testing.TB, f protocol.Framing, tweak func(*servers.Config)) *Server {
 	t.Helper()
+	cfg := testConfig(t, f)
+	if tweak != nil {
+		tweak(&cfg)
+	}
 	require.NoError(t, cfg.Validate())
 	srv, err := NewServer(cfg)
 	require.NoError(t, err)

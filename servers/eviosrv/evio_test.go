@@ -142,11 +142,7 @@ func TestWriterNotReading(t *testing.T) {
 	// One 8 MiB line makes an 8 MiB reply, more than the kernel buffers
 	// hold, so the output stays pending for as long as the client does not
 	// read.
-	cfg, _ := testkit.Config(t, protocol.Line)
-	cfg.MaxMsg = 16 << 20
-	s, err := Arch.Build(cfg)
-	require.NoError(t, err)
-	require.NoError(t, s.Start())
+	s, _ := start(t, protocol.Line, func(c *servers.Config) { c.MaxMsg = 16 << 20 })
 	c := testkit.Dial(t, s.Addr(), testkit.SmallRcvBuf)
 	idleUsed, idleWrites := measure(t, 500*time.Millisecond)
 	werr := make(chan error, 1)
@@ -155,7 +151,7 @@ func TestWriterNotReading(t *testing.T) {
 		werr <- err
 	}()
 	// The first reply byte means the reply is queued in evio.
-	_, err = io.ReadFull(c, make([]byte, 1))
+	_, err := io.ReadFull(c, make([]byte, 1))
 	require.NoError(t, err)
 	require.NoError(t, <-werr)
 	// More input while the output is stuck: from now on the socket is
@@ -182,32 +178,11 @@ func TestWriterNotReading(t *testing.T) {
 	require.NoError(t, s.Err())
 }
 
-// TestEMFILE runs plain evio and this server in a child process with
-// RLIMIT_NOFILE 64 and opens more connections than that.
+// TestEMFILE pins evio's EMFILE defect and checks the fd budget that
+// works around it (see testkit.CheckLibraryEMFILE).
 func TestEMFILE(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	t.Run("plain evio ends its loop and Serve returns nil", func(t *testing.T) {
-		ch := testkit.StartChild(t, testkit.EMFILELimit, startBare)
-		opened, _ := testkit.Exhaust(t, ch.Addr, 2*testkit.EMFILELimit)
-		res, ok := ch.Next("ended", 10*time.Second)
-		require.True(t, ok, "evio survived EMFILE (%d connections opened): drop the fd budget workaround?", opened)
-		t.Logf("plain evio after %d connections: evio.Serve returned %q", opened, res)
-		require.Equal(t, "<nil>", res)
-	})
-	t.Run("the fd budget keeps serving", func(t *testing.T) {
-		testkit.CheckGuardKeepsServing(t, startServer, func(t *testing.T, a *net.TCPAddr) {
-			testkit.Echo(t, testkit.Dial(t, a), "served after the storm")
-		})
-	})
-	t.Run("a loop ended by EMFILE is reported", func(t *testing.T) {
-		testkit.CheckHogStopReported(t, startServer, "Done was not closed after evio's loop ended")
-	})
+	testkit.CheckLibraryEMFILE(t, testkit.LibraryEMFILE{Library: "evio", Bare: startBare, New: Arch.Build, Framing: protocol.Raw})
 }
-
-// startServer starts the EMFILE child's server.
-var startServer = testkit.ChildServer(New, protocol.Raw)
 
 // startBare runs evio as its own documentation shows it in an EMFILE
 // child, to measure evio itself; it prints "ended ERR" when evio.Serve

@@ -7,14 +7,12 @@ package gnetpool
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,13 +24,7 @@ import (
 	"archbench/servers/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	var opts []goleak.Option
-	for _, f := range testkit.GnetLeakIgnores {
-		opts = append(opts, goleak.IgnoreAnyFunction(f))
-	}
-	goleak.VerifyTestMain(m, opts...)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.GnetLeaks...) }
 
 // start runs a gnet-pool server with line framing (after tweak) whose
 // handler work is work (nil: cfg.Work.Do) until the test ends.
@@ -64,6 +56,15 @@ func startGated(t *testing.T, tweak func(*servers.Config)) (*testkit.Gate, serve
 	}, g.Work)
 	t.Cleanup(g.Open)
 	return g, s, logs
+}
+
+// sendToWorker writes p to c and waits until a worker holds its first
+// message.
+func sendToWorker(t *testing.T, g *testkit.Gate, c net.Conn, p []byte) {
+	t.Helper()
+	_, err := c.Write(p)
+	require.NoError(t, err)
+	eventually(t, func() bool { return inGate(g) == 1 }, "no message reached a worker")
 }
 
 func inGate(g *testkit.Gate) int  { r, _, _ := g.Counts(); return r }
@@ -122,9 +123,7 @@ func TestOrder(t *testing.T) {
 func TestPoolBound(t *testing.T) {
 	g, s, _ := startGated(t, func(c *servers.Config) { c.Workers = 2 })
 	pipelined := testkit.Dial(t, s.Addr())
-	_, err := pipelined.Write([]byte("a1\na2\na3\n"))
-	require.NoError(t, err)
-	eventually(t, func() bool { return inGate(g) == 1 }, "the first message never reached a worker")
+	sendToWorker(t, g, pipelined, []byte("a1\na2\na3\n"))
 	var others []net.Conn
 	for i := range 4 {
 		c := testkit.Dial(t, s.Addr())
@@ -227,9 +226,7 @@ func TestShutdownAnswersPooled(t *testing.T) {
 	require.NoError(t, s.Start())
 	c := testkit.Dial(t, s.Addr())
 	idle := testkit.Dial(t, s.Addr())
-	_, err = c.Write([]byte("one\ntwo\nthree"))
-	require.NoError(t, err)
-	eventually(t, func() bool { return inGate(g) == 1 }, "no message reached a worker")
+	sendToWorker(t, g, c, []byte("one\ntwo\nthree"))
 
 	res := make(chan error, 1)
 	go func() {
@@ -274,9 +271,7 @@ func TestShutdownDeadline(t *testing.T) {
 func TestResetMidJob(t *testing.T) {
 	g, s, _ := startGated(t, func(c *servers.Config) { c.Workers = 1 })
 	c := testkit.Dial(t, s.Addr())
-	_, err := c.Write([]byte("doomed\nmore\n"))
-	require.NoError(t, err)
-	eventually(t, func() bool { return inGate(g) == 1 }, "no message reached a worker")
+	sendToWorker(t, g, c, []byte("doomed\nmore\n"))
 	require.NoError(t, c.(*net.TCPConn).SetLinger(0))
 	c.Close()
 	eventually(t, func() bool { return s.Stats().Active == 0 }, "the reset connection was not closed")
@@ -296,25 +291,7 @@ func TestFloodWithWorkClosedAtOutCap(t *testing.T) {
 		c.Work = protocol.Work{Sleep: time.Millisecond}
 	}, nil)
 	c := testkit.Dial(t, s.Addr())
-	werr := make(chan error, 1)
-	go func() {
-		chunk := bytes.Repeat([]byte("flood\n"), 10<<10)
-		for {
-			if _, err := c.Write(chunk); err != nil {
-				werr <- err
-				return
-			}
-		}
-	}()
-	select {
-	case err := <-werr:
-		require.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE), "write: %v", err)
-	case <-time.After(testkit.Timeout):
-		t.Fatal("the server never closed a client that outruns the pool")
-	}
-	require.Contains(t, logs.String(), "pending output over out-cap")
-	eventually(t, func() bool { return s.Stats().Active == 0 }, "still open")
-	testkit.Exchange(t, testkit.Dial(t, s.Addr()), protocol.Line, []byte("others are served"))
+	testkit.CheckClosedAtOutCap(t, s, logs, c, bytes.Repeat([]byte("flood\n"), 10<<10), protocol.Line)
 }
 
 // TestCallerRuns: with no handler work, a client that streams faster than
@@ -355,9 +332,7 @@ func TestCallerRuns(t *testing.T) {
 func TestProtocolError(t *testing.T) {
 	g, s, logs := startGated(t, func(c *servers.Config) { c.MaxMsg = 64 })
 	c := testkit.Dial(t, s.Addr())
-	_, err := c.Write(append([]byte("a\nb\nc\n"), bytes.Repeat([]byte("x"), 100)...))
-	require.NoError(t, err)
-	eventually(t, func() bool { return inGate(g) == 1 }, "no message reached a worker")
+	sendToWorker(t, g, c, append([]byte("a\nb\nc\n"), bytes.Repeat([]byte("x"), 100)...))
 	eventually(t, func() bool { return bytes.Contains([]byte(logs.String()), []byte("protocol error")) }, "no protocol error")
 	g.Let(3)
 	testkit.ReadReply(t, c, []byte("A\nB\nC\n"))
@@ -370,9 +345,7 @@ func TestIdleSparesOwed(t *testing.T) {
 	const idle = 100 * time.Millisecond
 	g, s, _ := startGated(t, func(c *servers.Config) { c.IdleTimeout = idle })
 	c := testkit.Dial(t, s.Addr())
-	_, err := c.Write([]byte("patience\n"))
-	require.NoError(t, err)
-	eventually(t, func() bool { return inGate(g) == 1 }, "no message reached a worker")
+	sendToWorker(t, g, c, []byte("patience\n"))
 	time.Sleep(3 * idle) // the idle timeout passes while the reply is owed (not synchronisation)
 	g.Let(1)
 	testkit.ReadReply(t, c, []byte("PATIENCE\n"))
@@ -382,18 +355,7 @@ func TestIdleSparesOwed(t *testing.T) {
 }
 
 // TestEMFILE pins gnet-pool's declared EMFILE defect, with line framing
-// and the pool running, in a child process with RLIMIT_NOFILE 64.
+// and the pool running (see testkit.CheckLibraryEMFILE).
 func TestEMFILE(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	startServer := testkit.ChildServer(Arch.Build, protocol.Line)
-	t.Run("its own connections are refused near the limit and serving goes on", func(t *testing.T) {
-		testkit.CheckGuardKeepsServing(t, startServer, func(t *testing.T, a *net.TCPAddr) {
-			testkit.Exchange(t, testkit.Dial(t, a), protocol.Line, []byte("served after the storm"))
-		})
-	})
-	t.Run("descriptors used up by others end the engine", func(t *testing.T) {
-		testkit.CheckHogStopReported(t, startServer, "gnet-pool survived EMFILE: is the declared defect gone?")
-	})
+	testkit.CheckLibraryEMFILE(t, testkit.LibraryEMFILE{Library: "gnet-pool", New: Arch.Build, Framing: protocol.Line})
 }

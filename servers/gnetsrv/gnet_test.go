@@ -7,13 +7,11 @@ package gnetsrv
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,13 +24,7 @@ import (
 	"archbench/servers/internal/testkit"
 )
 
-func TestMain(m *testing.M) {
-	var opts []goleak.Option
-	for _, f := range testkit.GnetLeakIgnores {
-		opts = append(opts, goleak.IgnoreAnyFunction(f))
-	}
-	goleak.VerifyTestMain(m, opts...)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.GnetLeaks...) }
 
 // start runs a gnet server with framing f (after tweak) until the test ends.
 func start(t *testing.T, f protocol.Framing, tweak func(*servers.Config)) (servers.Server, *testkit.LogBuf) {
@@ -118,25 +110,7 @@ func TestLibraryBuffersWithoutBound(t *testing.T) {
 func TestWriterNotReading(t *testing.T) {
 	s, logs := start(t, protocol.Raw, func(c *servers.Config) { c.OutCap = 1 << 20 })
 	c := testkit.Dial(t, s.Addr(), testkit.SmallRcvBuf)
-	werr := make(chan error, 1)
-	go func() {
-		chunk := make([]byte, 256<<10)
-		for {
-			if _, err := c.Write(chunk); err != nil {
-				werr <- err
-				return
-			}
-		}
-	}()
-	select {
-	case err := <-werr:
-		require.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE), "write: %v", err)
-	case <-time.After(testkit.Timeout):
-		t.Fatal("the server never closed a client that does not read")
-	}
-	require.Contains(t, logs.String(), "pending output over out-cap")
-	require.Eventually(t, func() bool { return s.Stats().Active == 0 }, 5*time.Second, 2*time.Millisecond)
-	testkit.Echo(t, testkit.Dial(t, s.Addr()), "others are served")
+	testkit.CheckClosedAtOutCap(t, s, logs, c, make([]byte, 256<<10), protocol.Raw)
 }
 
 // TestStreamWhileReading: a client that reads while it writes is not closed
@@ -168,13 +142,9 @@ func TestStreamWhileReading(t *testing.T) {
 // TestShutdownHeldRune: a partial rune held back from a raw stream is sent
 // at Shutdown, the workaround's flush at close.
 func TestShutdownHeldRune(t *testing.T) {
-	cfg, _ := testkit.Config(t, protocol.Raw)
-	cfg.Loops = 2
-	s, err := Arch.Build(cfg)
-	require.NoError(t, err)
-	require.NoError(t, s.Start())
+	s, _ := start(t, protocol.Raw, func(c *servers.Config) { c.Loops = 2 })
 	held := testkit.Dial(t, s.Addr())
-	_, err = held.Write([]byte("abc\xe2\x82"))
+	_, err := held.Write([]byte("abc\xe2\x82"))
 	require.NoError(t, err)
 	testkit.ReadReply(t, held, []byte("ABC"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -189,13 +159,9 @@ func TestShutdownHeldRune(t *testing.T) {
 // to a large OutCap): Shutdown must give up at its deadline, closing it,
 // and still leave nothing running.
 func TestShutdownDeadline(t *testing.T) {
-	cfg, _ := testkit.Config(t, protocol.Raw)
-	cfg.OutCap = 64 << 20
-	s, err := Arch.Build(cfg)
-	require.NoError(t, err)
-	require.NoError(t, s.Start())
+	s, _ := start(t, protocol.Raw, func(c *servers.Config) { c.OutCap = 64 << 20 })
 	c := testkit.Dial(t, s.Addr(), testkit.SmallRcvBuf)
-	_, err = c.Write(make([]byte, 16<<20))
+	_, err := c.Write(make([]byte, 16<<20))
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
@@ -210,29 +176,8 @@ func TestShutdownDeadline(t *testing.T) {
 // (SO_REUSEPORT), and its loops share one port.
 func TestListeners(t *testing.T) { testkit.CheckListeners(t, Arch.Build) }
 
-// TestEMFILE runs plain gnet and this server in a child process with
-// RLIMIT_NOFILE 64 and opens more connections than that.
+// TestEMFILE pins gnet's EMFILE defect and checks the fd budget that
+// works around it (see testkit.CheckLibraryEMFILE).
 func TestEMFILE(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts child processes")
-	}
-	t.Run("plain gnet ends its loop and Run returns nil", func(t *testing.T) {
-		ch := testkit.StartChild(t, testkit.EMFILELimit, startBare)
-		opened, _ := testkit.Exhaust(t, ch.Addr, 2*testkit.EMFILELimit)
-		res, ok := ch.Next("ended", 10*time.Second)
-		require.True(t, ok, "gnet survived EMFILE (%d connections opened): drop the fd budget workaround?", opened)
-		t.Logf("plain gnet after %d connections: gnet.Run returned %q", opened, res)
-		require.Equal(t, "<nil>", res)
-	})
-	t.Run("the fd budget keeps serving", func(t *testing.T) {
-		testkit.CheckGuardKeepsServing(t, startServer, func(t *testing.T, a *net.TCPAddr) {
-			testkit.Echo(t, testkit.Dial(t, a), "served after the storm")
-		})
-	})
-	t.Run("a loop ended by EMFILE is reported", func(t *testing.T) {
-		testkit.CheckHogStopReported(t, startServer, "Done was not closed after gnet's loop ended")
-	})
+	testkit.CheckLibraryEMFILE(t, testkit.LibraryEMFILE{Library: "gnet", Bare: startBare, New: Arch.Build, Framing: protocol.Raw})
 }
-
-// startServer starts the EMFILE child's server.
-var startServer = testkit.ChildServer(New, protocol.Raw)

@@ -192,32 +192,34 @@ func (f *fake) stopping() bool {
 	return f.stop
 }
 
+// Shutdown stops accepting, wakes every connection's read so it flushes
+// and ends, and waits for them; when ctx ends first it closes them.
 func (f *fake) Shutdown(ctx context.Context) error {
 	f.ln.Close()
+	defer f.Stop(nil)
 	if f.bug == "leak" {
-		f.Stop(nil)
 		return nil
 	}
 	f.mu.Lock()
 	f.stop = true
-	for c := range f.conns {
-		_ = c.SetReadDeadline(time.Now())
-	}
 	f.mu.Unlock()
-	done := make(chan struct{})
-	go func() { f.wg.Wait(); close(done) }()
-	var err error
+	f.eachConn(func(c net.Conn) { _ = c.SetReadDeadline(time.Now()) })
+	served := make(chan struct{})
+	go func() { f.wg.Wait(); close(served) }()
 	select {
-	case <-done:
+	case <-served:
+		return nil
 	case <-ctx.Done():
-		f.mu.Lock()
-		for c := range f.conns {
-			c.Close()
-		}
-		f.mu.Unlock()
-		<-done
-		err = ctx.Err()
+		f.eachConn(func(c net.Conn) { c.Close() })
+		<-served
+		return ctx.Err()
 	}
-	f.Stop(nil)
-	return err
+}
+
+func (f *fake) eachConn(do func(net.Conn)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		do(c)
+	}
 }

@@ -319,3 +319,29 @@ func CheckListeners(t *testing.T, newServer func(servers.Config) (servers.Server
 		}
 	})
 }
+
+// CheckClosedAtOutCap writes chunk to c over and over without reading, as
+// a client that outruns the server, and requires that the server closes c
+// (gnet cannot stop reading one connection, so archbench closes it once
+// what it owes passes OutCap), logs why, and serves others with framing f.
+func CheckClosedAtOutCap(t *testing.T, srv servers.Server, logs *LogBuf, c net.Conn, chunk []byte, f protocol.Framing) {
+	t.Helper()
+	werr := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				werr <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-werr:
+		require.True(t, errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE), "write: %v", err)
+	case <-time.After(Timeout):
+		t.Fatal("the server never closed a client that outruns it without reading")
+	}
+	require.Contains(t, logs.String(), "pending output over out-cap")
+	require.Eventually(t, func() bool { return srv.Stats().Active == 0 }, 5*time.Second, 2*time.Millisecond)
+	Exchange(t, Dial(t, srv.Addr()), f, []byte("others are served"))
+}
