@@ -5,15 +5,12 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"archbench/protocol"
 	"archbench/servers"
 	"archbench/servers/internal/testkit"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // testTimeout bounds every wait of a test so no test can hang.
 const testTimeout = testkit.Timeout

@@ -6,8 +6,6 @@ package eviosrv
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"io"
 	"net"
 	"os"
@@ -21,7 +19,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidwall/evio"
-	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"archbench/protocol"
@@ -29,20 +26,12 @@ import (
 	"archbench/servers/internal/testkit"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// start runs an evio server with framing f (after tweak) until the test ends.
-func start(t *testing.T, f protocol.Framing, tweak func(*servers.Config)) (servers.Server, *testkit.LogBuf) {
-	t.Helper()
-	return testkit.StartNew(t, Arch.Build, f, tweak)
-}
-
 // TestControlConnectionNotCounted: the connection Start makes to wake
 // evio's loops is not counted as a client.
 func TestControlConnectionNotCounted(t *testing.T) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
-			s, _ := start(t, protocol.Raw, func(c *servers.Config) {
+			s, _ := testkit.StartNew(t, Arch.Build, protocol.Raw, func(c *servers.Config) {
 				c.Loops = 2
 				if network == "unix" {
 					c.Network, c.Addr = "unix", filepath.Join(t.TempDir(), "s.sock")
@@ -62,7 +51,7 @@ func TestListeners(t *testing.T) { testkit.CheckListeners(t, Arch.Build) }
 // TestNoDelay: evio does not set TCP_NODELAY; archbench does, on the
 // server's end of every connection.
 func TestNoDelay(t *testing.T) {
-	s, _ := start(t, protocol.Raw, nil)
+	s, _ := testkit.StartNew(t, Arch.Build, protocol.Raw, nil)
 	c := testkit.Dial(t, s.Addr())
 	testkit.Echo(t, c, "x") // accepted and opened
 	v, err := unix.GetsockoptInt(testkit.ServerFD(t, c), unix.IPPROTO_TCP, unix.TCP_NODELAY)
@@ -72,19 +61,12 @@ func TestNoDelay(t *testing.T) {
 
 func TestHalfCloseFlush(t *testing.T) {
 	t.Run("complete replies are flushed", func(t *testing.T) {
-		s, _ := start(t, protocol.Raw, nil)
+		s, _ := testkit.StartNew(t, Arch.Build, protocol.Raw, nil)
 		c := testkit.Dial(t, s.Addr(), testkit.SmallRcvBuf)
 		in := testkit.Payload(6 << 20)
 		// evio does not read while output is pending, so the writes need a
 		// reader at the same time.
-		werr := make(chan error, 1)
-		go func() {
-			_, err := c.Write(in)
-			werr <- errors.Join(err, c.(*net.TCPConn).CloseWrite())
-		}()
-		got, err := io.ReadAll(c)
-		require.NoError(t, err)
-		require.NoError(t, <-werr)
+		got := testkit.StreamAll(t, c, in)
 		require.True(t, bytes.Equal(protocol.AppendUpper(nil, in), got), "reply differs")
 	})
 	// The defect declared for HalfCloseFlush: what is owed only at end of
@@ -97,7 +79,7 @@ func TestHalfCloseFlush(t *testing.T) {
 		{protocol.Line, "one\ntwo", "ONE\n"},
 	} {
 		t.Run("the tail owed at end of input is lost/"+tc.f.String(), func(t *testing.T) {
-			s, _ := start(t, tc.f, nil)
+			s, _ := testkit.StartNew(t, Arch.Build, tc.f, nil)
 			c := testkit.Dial(t, s.Addr())
 			_, err := c.Write([]byte(tc.in))
 			require.NoError(t, err)
@@ -142,7 +124,7 @@ func TestWriterNotReading(t *testing.T) {
 	// One 8 MiB line makes an 8 MiB reply, more than the kernel buffers
 	// hold, so the output stays pending for as long as the client does not
 	// read.
-	s, _ := start(t, protocol.Line, func(c *servers.Config) { c.MaxMsg = 16 << 20 })
+	s, _ := testkit.StartNew(t, Arch.Build, protocol.Line, func(c *servers.Config) { c.MaxMsg = 16 << 20 })
 	c := testkit.Dial(t, s.Addr(), testkit.SmallRcvBuf)
 	idleUsed, idleWrites := measure(t, 500*time.Millisecond)
 	werr := make(chan error, 1)
@@ -170,12 +152,7 @@ func TestWriterNotReading(t *testing.T) {
 
 	testkit.Exchange(t, testkit.Dial(t, s.Addr()), protocol.Line, []byte("others are served"))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	begin := time.Now()
-	require.ErrorIs(t, s.Shutdown(ctx), context.DeadlineExceeded, "the stuck connection closed")
-	require.Less(t, time.Since(begin), 2*time.Second)
-	require.NoError(t, s.Err())
+	testkit.RequireShutdownDeadline(t, s, 300*time.Millisecond)
 }
 
 // TestEMFILE pins evio's EMFILE defect and checks the fd budget that

@@ -17,14 +17,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"archbench/protocol"
 	"archbench/servers"
 	"archbench/servers/internal/testkit"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, testkit.GnetLeaks...) }
 
 // start runs a gnet-pool server with line framing (after tweak) whose
 // handler work is work (nil: cfg.Work.Do) until the test ends.
@@ -256,12 +253,7 @@ func TestShutdownDeadline(t *testing.T) {
 	_, err = c.Write(bytes.Repeat([]byte("slow\n"), 10))
 	require.NoError(t, err)
 	eventually(t, func() bool { return entered.Load() == 1 }, "no message reached a worker")
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	begin := time.Now()
-	require.ErrorIs(t, s.Shutdown(ctx), context.DeadlineExceeded)
-	require.Less(t, time.Since(begin), 2*time.Second)
-	require.NoError(t, s.Err())
+	testkit.RequireShutdownDeadline(t, s, 100*time.Millisecond)
 	got, _ := io.ReadAll(c)
 	require.Less(t, len(got), 10*len("SLOW\n"), "every message was answered: the deadline did not cut anything")
 }
@@ -307,21 +299,7 @@ func TestCallerRuns(t *testing.T) {
 		req = protocol.AppendRequest(req, protocol.Line, p)
 		want = protocol.AppendReply(want, protocol.Line, p)
 	}
-	errc := make(chan error, 1)
-	go func() {
-		for p := req; len(p) > 0; {
-			n := min(len(p), 100<<10)
-			if _, err := c.Write(p[:n]); err != nil {
-				errc <- err
-				return
-			}
-			p = p[n:]
-		}
-		errc <- c.(*net.TCPConn).CloseWrite()
-	}()
-	got, err := io.ReadAll(c)
-	require.NoError(t, err, "log:\n%s", logs)
-	require.NoError(t, <-errc)
+	got := testkit.StreamAll(t, c, req)
 	require.Equal(t, len(want), len(got))
 	require.True(t, bytes.Equal(want, got), "reply differs")
 	require.NotContains(t, logs.String(), "out-cap")

@@ -345,3 +345,39 @@ func CheckClosedAtOutCap(t *testing.T, srv servers.Server, logs *LogBuf, c net.C
 	require.Eventually(t, func() bool { return srv.Stats().Active == 0 }, 5*time.Second, 2*time.Millisecond)
 	Exchange(t, Dial(t, srv.Addr()), f, []byte("others are served"))
 }
+
+// StreamAll writes in to c in pieces of 100 KiB and then shuts c's write
+// side, while reading all the server sends until it closes; it returns
+// what was read.
+func StreamAll(t testing.TB, c net.Conn, in []byte) []byte {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() {
+		for p := in; len(p) > 0; {
+			n := min(len(p), 100<<10)
+			if _, err := c.Write(p[:n]); err != nil {
+				errc <- err
+				return
+			}
+			p = p[n:]
+		}
+		errc <- c.(interface{ CloseWrite() error }).CloseWrite()
+	}()
+	got, err := io.ReadAll(c)
+	require.NoError(t, err)
+	require.NoError(t, <-errc)
+	return got
+}
+
+// RequireShutdownDeadline shuts srv down with a context of d, while a
+// client keeps it owing output, and requires that Shutdown gives up at the
+// deadline (closing what is left) within 2 s and leaves Err nil.
+func RequireShutdownDeadline(t testing.TB, srv servers.Server, d time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	begin := time.Now()
+	require.ErrorIs(t, srv.Shutdown(ctx), context.DeadlineExceeded)
+	require.Less(t, time.Since(begin), 2*time.Second)
+	require.NoError(t, srv.Err())
+}
