@@ -1,8 +1,8 @@
 // Package servers holds what every archbench architecture shares: the Server
 // interface, its Config, and the registry of architectures by name. Each
-// architecture lives in its own sub-package, which exports its Arch;
-// import archbench/servers/all to register every one of them, in teaching
-// order.
+// architecture lives in its own sub-package, which exports its Arch and
+// registers it in init; import archbench/servers/all to get every one of
+// them, in teaching order.
 package servers
 
 import (
@@ -70,7 +70,7 @@ type Defect struct {
 }
 
 // Arch describes one architecture. Each architecture package exports one
-// as Arch; archbench/servers/all registers them in teaching order.
+// as Arch and registers it; archbench/servers/all orders them.
 type Arch struct {
 	Name    string
 	Summary string   // one line for `archbench list`
@@ -89,12 +89,12 @@ type Arch struct {
 
 var (
 	regMu sync.RWMutex
-	reg   []Arch // in the order registered
+	reg   []Arch   // in the order registered
+	order []string // the teaching order, set by SetOrder
 )
 
-// Register adds an architecture; archbench/servers/all calls it for every
-// architecture in teaching order, which Archs keeps. It panics on a
-// duplicate name, a programming error.
+// Register adds an architecture; each architecture package calls it from
+// init. It panics on a duplicate name, a programming error.
 func Register(a Arch) {
 	regMu.Lock()
 	defer regMu.Unlock()
@@ -105,6 +105,19 @@ func Register(a Arch) {
 		panic("servers: architecture registered twice: " + a.Name)
 	}
 	reg = append(reg, a)
+}
+
+// SetOrder makes the order of archs the order of Archs and Names: the
+// teaching order, which archbench/servers/all sets from its one list of
+// architectures. Registered architectures that archs lacks follow in the
+// order they were registered.
+func SetOrder(archs []Arch) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	order = order[:0]
+	for _, a := range archs {
+		order = append(order, a.Name)
+	}
 }
 
 // Lookup finds an architecture by name.
@@ -119,13 +132,24 @@ func Lookup(name string) (Arch, error) {
 	return Arch{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownArch, name, namesLocked())
 }
 
-// Archs lists every registered architecture in the order registered: the
-// teaching order of archbench/servers/all, from the simplest blocking
-// design to the event-loop libraries.
+// Archs lists every registered architecture in teaching order (see
+// SetOrder): from the simplest blocking design to the event-loop libraries.
 func Archs() []Arch {
 	regMu.RLock()
 	defer regMu.RUnlock()
-	return slices.Clone(reg)
+	return archsLocked()
+}
+
+func archsLocked() []Arch {
+	out := slices.Clone(reg)
+	rank := func(a Arch) int {
+		if i := slices.Index(order, a.Name); i >= 0 {
+			return i
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(out, func(a, b Arch) int { return rank(a) - rank(b) })
+	return out
 }
 
 // Names lists the registered architecture names in Archs order.
@@ -136,8 +160,8 @@ func Names() []string {
 }
 
 func namesLocked() []string {
-	n := make([]string, 0, len(reg))
-	for _, a := range reg {
+	var n []string
+	for _, a := range archsLocked() {
 		n = append(n, a.Name)
 	}
 	return n

@@ -1,11 +1,12 @@
-// Package all registers every archbench architecture, in the teaching order
-// of archs: from the simplest blocking design to the event-loop libraries.
-// That order is the order of `archbench list`, of runs and of reports.
+// Package all imports every archbench architecture (each registers itself)
+// and sets their teaching order, the order of archs: from the simplest
+// blocking design to the event-loop libraries. That order is the order of
+// `archbench list`, of runs and of reports.
 //
-// Adding an architecture is its package (exporting an Arch) and one line
-// in archs, with its import. The order is written here, once, because Go
-// initialises packages in import-path order and gofmt sorts import blocks:
-// neither can carry it.
+// Adding an architecture is its package (exporting and registering an
+// Arch) and one line in archs, with its import. The order is written here,
+// once, because Go initialises packages in import-path order and gofmt
+// sorts import blocks: neither can carry it.
 package all
 
 import (
@@ -38,8 +39,4 @@ var archs = []servers.Arch{
 	eviosrv.Arch,
 }
 
-func init() {
-	for _, a := range archs {
-		servers.Register(a)
-	}
-}
+func init() { servers.SetOrder(archs) }

@@ -19,7 +19,8 @@ import (
 	"archbench/servers"
 )
 
-// Arch describes the architecture; archbench/servers/all registers it.
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
 var Arch = servers.Arch{
 	Name:    "evio",
 	Summary: "evio event loops (--loops) sharing one listener",
@@ -57,6 +58,8 @@ var Arch = servers.Arch{
 	},
 	New: New,
 }
+
+func init() { servers.Register(Arch) }
 
 // Tuning of the workarounds; see doc.go.
 const (

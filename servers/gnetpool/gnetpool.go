@@ -6,7 +6,8 @@ import (
 	"archbench/servers/gnetsrv"
 )
 
-// Arch describes the architecture; archbench/servers/all registers it.
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
 var Arch = servers.Arch{
 	Name:    "gnet-pool",
 	Summary: "gnet v2 event loops handing framed messages to --workers goroutines; replies sent back with AsyncWrite",
@@ -25,6 +26,8 @@ var Arch = servers.Arch{
 	// With raw framing New returns the gnet architecture's server.
 	Framings: []protocol.Framing{protocol.Line, protocol.Length},
 }
+
+func init() { servers.Register(Arch) }
 
 // New returns an unstarted gnet-pool server for cfg (defaults applied).
 // With raw framing there are no messages to hand off, so it is the gnet

@@ -18,7 +18,8 @@ import (
 	"archbench/servers"
 )
 
-// Arch describes the architecture; archbench/servers/all registers it.
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
 var Arch = servers.Arch{
 	Name:    "gnet",
 	Summary: "gnet v2 event loops (--loops; SO_REUSEPORT listener per loop for TCP)",
@@ -35,6 +36,8 @@ var Arch = servers.Arch{
 	}},
 	New: New,
 }
+
+func init() { servers.Register(Arch) }
 
 // Tuning of the workarounds; see doc.go.
 const (
