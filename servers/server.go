@@ -1,7 +1,8 @@
 // Package servers holds what every archbench architecture shares: the Server
 // interface, its Config, and the registry of architectures by name. Each
-// architecture lives in its own sub-package and registers itself in init;
-// import archbench/servers/all to get every one of them.
+// architecture lives in its own sub-package, which exports its Arch and
+// registers it in init; import archbench/servers/all to get every one of
+// them, in teaching order.
 package servers
 
 import (
@@ -10,8 +11,9 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"sort"
 	"sync"
+
+	"archbench/protocol"
 )
 
 // Errors shared by the servers.
@@ -67,7 +69,8 @@ type Defect struct {
 	Upstream string // upstream issue or source reference
 }
 
-// Arch describes one registered architecture.
+// Arch describes one architecture. Each architecture package exports one
+// as Arch and registers it; archbench/servers/all orders them.
 type Arch struct {
 	Name    string
 	Summary string   // one line for `archbench list`
@@ -76,83 +79,92 @@ type Arch struct {
 	// Sequential marks an architecture that serves one connection at a time
 	// by design, so cases needing concurrent clients do not apply.
 	Sequential bool
+	// Framings lists the framings the architecture serves with its own
+	// code; nil means every framing. With another framing New returns
+	// another architecture's server (epoll-pool and gnet-pool have no
+	// messages to hand off with raw framing, and are epoll and gnet
+	// there), so the conformance suite runs it with these only.
+	Framings []protocol.Framing
 }
 
 var (
 	regMu sync.RWMutex
-	reg   = map[string]Arch{}
+	reg   []Arch   // in the order registered
+	order []string // the teaching order, set by SetOrder
 )
 
-// Register adds an architecture; it is called from the architecture
-// package's init and panics on a duplicate name, a programming error.
+// Register adds an architecture; each architecture package calls it from
+// init. It panics on a duplicate name, a programming error.
 func Register(a Arch) {
 	regMu.Lock()
 	defer regMu.Unlock()
 	if a.Name == "" || a.New == nil {
 		panic("servers: Register needs a name and a constructor")
 	}
-	if _, dup := reg[a.Name]; dup {
+	if slices.ContainsFunc(reg, func(r Arch) bool { return r.Name == a.Name }) {
 		panic("servers: architecture registered twice: " + a.Name)
 	}
-	reg[a.Name] = a
+	reg = append(reg, a)
+}
+
+// SetOrder makes the order of archs the order of Archs and Names: the
+// teaching order, which archbench/servers/all sets from its one list of
+// architectures. Registered architectures that archs lacks follow in the
+// order they were registered.
+func SetOrder(archs []Arch) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	order = order[:0]
+	for _, a := range archs {
+		order = append(order, a.Name)
+	}
 }
 
 // Lookup finds an architecture by name.
 func Lookup(name string) (Arch, error) {
 	regMu.RLock()
 	defer regMu.RUnlock()
-	a, ok := reg[name]
-	if !ok {
-		return Arch{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownArch, name, namesLocked())
+	for _, a := range reg {
+		if a.Name == name {
+			return a, nil
+		}
 	}
-	return a, nil
+	return Arch{}, fmt.Errorf("%w %q (known: %v)", ErrUnknownArch, name, namesLocked())
 }
 
-// Archs lists every registered architecture in the order of Order, then by name.
+// Archs lists every registered architecture in teaching order (see
+// SetOrder): from the simplest blocking design to the event-loop libraries.
 func Archs() []Arch {
 	regMu.RLock()
 	defer regMu.RUnlock()
-	out := make([]Arch, 0, len(reg))
-	for _, a := range reg {
-		out = append(out, a)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		oi, oj := orderOf(out[i].Name), orderOf(out[j].Name)
-		if oi != oj {
-			return oi < oj
+	return archsLocked()
+}
+
+func archsLocked() []Arch {
+	out := slices.Clone(reg)
+	rank := func(a Arch) int {
+		if i := slices.Index(order, a.Name); i >= 0 {
+			return i
 		}
-		return out[i].Name < out[j].Name
-	})
+		return len(order)
+	}
+	slices.SortStableFunc(out, func(a, b Arch) int { return rank(a) - rank(b) })
 	return out
 }
 
 // Names lists the registered architecture names in Archs order.
 func Names() []string {
-	var n []string
-	for _, a := range Archs() {
-		n = append(n, a.Name)
-	}
-	return n
+	regMu.RLock()
+	defer regMu.RUnlock()
+	return namesLocked()
 }
 
 func namesLocked() []string {
-	n := make([]string, 0, len(reg))
-	for k := range reg {
-		n = append(n, k)
+	var n []string
+	for _, a := range archsLocked() {
+		n = append(n, a.Name)
 	}
-	sort.Strings(n)
 	return n
-}
-
-// Order is the teaching order in which architectures are listed: from the
-// simplest blocking design to the event-loop libraries.
-var Order = []string{"sequential", "goroutine", "workerpool", "reuseport", "select", "poll", "epoll", "epoll-pool", "gnet", "gnet-pool", "evio"}
-
-func orderOf(name string) int {
-	if i := slices.Index(Order, name); i >= 0 {
-		return i
-	}
-	return len(Order)
 }
 
 // New builds the named architecture for cfg after validating cfg.
@@ -161,6 +173,12 @@ func New(name string, cfg Config) (Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return a.Build(cfg)
+}
+
+// Build validates cfg, fills in its defaults and builds a's server, as New
+// does for a registered name.
+func (a Arch) Build(cfg Config) (Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

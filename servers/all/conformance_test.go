@@ -5,7 +5,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"archbench/protocol"
 	"archbench/servers"
 	_ "archbench/servers/all"
 	"archbench/servers/servertest"
@@ -17,7 +16,7 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreCurrent()) }
 
 // TestConformance runs the conformance suite against every registered
-// architecture in every framing.
+// architecture, on its own code path: every framing it serves itself.
 func TestConformance(t *testing.T) {
 	archs := servers.Archs()
 	if len(archs) == 0 {
@@ -25,18 +24,10 @@ func TestConformance(t *testing.T) {
 	}
 	for _, a := range archs {
 		t.Run(a.Name, func(t *testing.T) {
-			for _, f := range []protocol.Framing{protocol.Raw, protocol.Line, protocol.Length} {
-				t.Run(f.String(), func(t *testing.T) {
-					servertest.Run(t, a, servers.Config{Framing: f})
-				})
-			}
+			servertest.Run(t, servertest.TargetOf(a), servers.Config{})
 		})
 	}
 }
-
-// TestHelperProcess is the child process of the EMFILE case; it does
-// nothing in a normal test run.
-func TestHelperProcess(t *testing.T) { servertest.HelperProcess(t) }
 
 // TestDefectsNameCases keeps the known-defect list honest: each defect names
 // an existing conformance case and says why and where upstream.

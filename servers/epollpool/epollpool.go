@@ -6,13 +6,17 @@ import (
 	"archbench/servers/internal/evloop"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "epoll-pool",
-		Summary: "epoll(7) event loop handing framed messages to --workers goroutines; replies written back by the loop",
-		New:     New,
-	})
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
+var Arch = servers.Arch{
+	Name:    "epoll-pool",
+	Summary: "epoll(7) event loop handing framed messages to --workers goroutines; replies written back by the loop",
+	New:     New,
+	// With raw framing New returns the epoll architecture's server.
+	Framings: []protocol.Framing{protocol.Line, protocol.Length},
 }
+
+func init() { servers.Register(Arch) }
 
 // New returns an unstarted epoll-pool server for cfg. With raw framing
 // there are no messages to hand off, so it is the epoll architecture

@@ -17,6 +17,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 // TestRawIsEpoll: raw framing has no messages to hand off, so New gives the
@@ -41,9 +42,7 @@ func TestOrderWhenWorkersFinishOutOfOrder(t *testing.T) {
 	for _, work := range []protocol.Work{{}, {Sleep: time.Nanosecond}} {
 		for _, f := range []protocol.Framing{protocol.Line, protocol.Length} {
 			t.Run(fmt.Sprintf("%s/single=%t", f, !work.IsZero()), func(t *testing.T) {
-				cfg := testConfig(t, f)
-				cfg.Loops, cfg.Workers, cfg.Work = 2, 4, work
-				srv := newServer(t, cfg)
+				srv := newServer(t, f, func(cfg *servers.Config) { cfg.Loops, cfg.Workers, cfg.Work = 2, 4, work })
 				var mu sync.Mutex
 				rng := rand.New(rand.NewPCG(1, 2))
 				srv.pool.work = func() {
@@ -71,7 +70,7 @@ func TestOrderWhenWorkersFinishOutOfOrder(t *testing.T) {
 							}
 						}
 					})
-					wg.Go(func() { readReply(t, c, want) })
+					wg.Go(func() { testkit.ReadReply(t, c, want) })
 				}
 				wg.Wait()
 			})
@@ -84,9 +83,7 @@ func TestOrderWhenWorkersFinishOutOfOrder(t *testing.T) {
 // loop keeps accepting and does not spin meanwhile; once the work goes
 // through, every reply arrives.
 func TestPoolBoundAndBackpressure(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Workers = 1
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Workers = 1 })
 	g := startGated(t, srv)
 
 	const clients = 5
@@ -99,7 +96,7 @@ func TestPoolBoundAndBackpressure(t *testing.T) {
 	require.Eventually(t, func() bool { return srv.Waiting() == clients-2 }, testTimeout, time.Millisecond,
 		"waiting connections: %d, want %d", srv.Waiting(), clients-2)
 	// The worker may not have begun its job yet when the others wait.
-	require.Eventually(t, func() bool { r, _ := g.counts(); return r == 1 }, testTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { r, _ := counts(g); return r == 1 }, testTimeout, time.Millisecond)
 
 	// A waiting connection sends more: it is not read, the loop does not
 	// spin on it, and still accepts.
@@ -117,16 +114,16 @@ func TestPoolBoundAndBackpressure(t *testing.T) {
 	assert.Less(t, cpu, time.Since(t0)/2, "the process is busy while the pool is full: the loop spins")
 	assert.Equal(t, 5, serverUnread(t, conns[clients-1]), "a connection waiting for the pool was read")
 
-	g.open()
+	g.Open()
 	for i, c := range conns {
 		want := fmt.Sprintf("CLIENT %d\n", i)
 		if i == clients-1 {
 			want += "MORE\n"
 		}
-		readReply(t, c, []byte(want))
+		testkit.ReadReply(t, c, []byte(want))
 	}
-	exchange(t, late, protocol.Line, []byte("late"))
-	_, peak := g.counts()
+	testkit.Exchange(t, late, protocol.Line, []byte("late"))
+	_, peak := counts(g)
 	assert.Equal(t, 1, peak, "more messages ran at once than workers")
 	assert.Zero(t, srv.Waiting())
 }
@@ -135,15 +132,13 @@ func TestPoolBoundAndBackpressure(t *testing.T) {
 // when another loop's job frees a slot (no lost wakeup), and every
 // connection is served.
 func TestSeveralLoopsShareThePool(t *testing.T) {
-	cfg := testConfig(t, protocol.Length)
-	cfg.Loops, cfg.Workers = 4, 1
-	srv := start(t, newServer(t, cfg))
+	srv := start(t, newServer(t, protocol.Length, func(cfg *servers.Config) { cfg.Loops, cfg.Workers = 4, 1 }))
 	var wg sync.WaitGroup
 	for i := range 16 {
 		c := dial(t, srv)
 		wg.Go(func() {
 			for j := range 50 {
-				exchange(t, c, protocol.Length, fmt.Appendf(nil, "%d/%d", i, j))
+				testkit.Exchange(t, c, protocol.Length, fmt.Appendf(nil, "%d/%d", i, j))
 			}
 		})
 	}
@@ -154,9 +149,7 @@ func TestSeveralLoopsShareThePool(t *testing.T) {
 // while, and an unterminated last line, then half-closes at once; it gets
 // every reply, the last line's too, then EOF.
 func TestHalfCloseFlushesPooledReplies(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Work = protocol.Work{Sleep: 2 * time.Millisecond}
-	srv := start(t, newServer(t, cfg))
+	srv := start(t, newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Work = protocol.Work{Sleep: 2 * time.Millisecond} }))
 	c := dial(t, srv)
 	var req, want []byte
 	for i := range 20 {
@@ -168,48 +161,44 @@ func TestHalfCloseFlushesPooledReplies(t *testing.T) {
 	want = append(want, "LAST I"...)
 	_, err := c.Write(req)
 	require.NoError(t, err)
-	closeWrite(t, c)
-	readReply(t, c, want)
-	expectEOF(t, c)
+	testkit.CloseWrite(t, c)
+	testkit.ReadReply(t, c, want)
+	testkit.ExpectEOF(t, c)
 }
 
 // TestProtocolErrorAfterPooledMessages: the replies to the messages before
 // an oversized one are sent, then the connection closes.
 func TestProtocolErrorAfterPooledMessages(t *testing.T) {
-	cfg := testConfig(t, protocol.Length)
-	cfg.MaxMsg = 16
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Length, func(cfg *servers.Config) { cfg.MaxMsg = 16 })
 	g := startGated(t, srv)
 	c := dial(t, srv)
 	req := protocol.AppendRequest(nil, protocol.Length, []byte("fine"))
 	req = protocol.AppendRequest(req, protocol.Length, make([]byte, 17))
 	_, err := c.Write(req)
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { r, _ := g.counts(); return r == 1 }, testTimeout, time.Millisecond)
-	g.open()
-	readReply(t, c, protocol.AppendReply(nil, protocol.Length, []byte("fine")))
-	expectEOF(t, c)
+	require.Eventually(t, func() bool { r, _ := counts(g); return r == 1 }, testTimeout, time.Millisecond)
+	g.Open()
+	testkit.ReadReply(t, c, protocol.AppendReply(nil, protocol.Length, []byte("fine")))
+	testkit.ExpectEOF(t, c)
 }
 
 // TestIdleTimeoutSparesOwedConnections: a connection waiting for a reply
 // the server owes is not idle, however long the work takes.
 func TestIdleTimeoutSparesOwedConnections(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.IdleTimeout = 50 * time.Millisecond
-	cfg.Work = protocol.Work{Sleep: 250 * time.Millisecond}
-	srv := start(t, newServer(t, cfg))
+	srv := start(t, newServer(t, protocol.Line, func(cfg *servers.Config) {
+		cfg.IdleTimeout = 50 * time.Millisecond
+		cfg.Work = protocol.Work{Sleep: 250 * time.Millisecond}
+	}))
 	c := dial(t, srv)
-	exchange(t, c, protocol.Line, []byte("slow"))
+	testkit.Exchange(t, c, protocol.Line, []byte("slow"))
 	require.NoError(t, c.SetReadDeadline(time.Now().Add(testTimeout)))
-	expectEOF(t, c) // and now it is idle
+	testkit.ExpectEOF(t, c) // and now it is idle
 }
 
 // TestGracefulShutdownAnswersPooledMessages: Shutdown while messages are in
 // the pool and queued behind it: every reply is written, then EOF.
 func TestGracefulShutdownAnswersPooledMessages(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Workers = 1
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Workers = 1 })
 	g := startGated(t, srv)
 	var conns []net.Conn
 	for i := range 4 {
@@ -225,10 +214,10 @@ func TestGracefulShutdownAnswersPooledMessages(t *testing.T) {
 		defer cancel()
 		done <- srv.Shutdown(ctx)
 	}()
-	g.open()
+	g.Open()
 	for i, c := range conns {
-		readReply(t, c, fmt.Appendf(nil, "A%d\nB%d\n", i, i))
-		expectEOF(t, c)
+		testkit.ReadReply(t, c, fmt.Appendf(nil, "A%d\nB%d\n", i, i))
+		testkit.ExpectEOF(t, c)
 	}
 	require.NoError(t, <-done)
 	assert.Zero(t, srv.Stats().Active)
@@ -237,8 +226,7 @@ func TestGracefulShutdownAnswersPooledMessages(t *testing.T) {
 // TestShutdownDeadlineAbandonsWork: when Shutdown's context ends, a worker
 // skips the messages left in its batch and everything stops at once.
 func TestShutdownDeadlineAbandonsWork(t *testing.T) {
-	cfg := testConfig(t, protocol.Line) // no Work: a job is every waiting message
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, nil) // no Work: a job is every waiting message
 	var started atomic.Int64
 	srv.pool.work = func() { started.Add(1); time.Sleep(20 * time.Millisecond) }
 	require.NoError(t, srv.Start())
@@ -261,9 +249,9 @@ func TestShutdownDeadlineAbandonsWork(t *testing.T) {
 // so a pipelining client gets each reply as soon as its message is done,
 // not when the last one is.
 func TestRepliesLeaveAsWorkFinishes(t *testing.T) {
-	cfg := testConfig(t, protocol.Length)
-	cfg.Work = protocol.Work{Sleep: time.Nanosecond} // nonzero: one message per job
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Length, func(cfg *servers.Config) {
+		cfg.Work = protocol.Work{Sleep: time.Nanosecond} // nonzero: one message per job
+	})
 	g := startGated(t, srv)
 	c := dial(t, srv)
 	var req []byte
@@ -273,30 +261,28 @@ func TestRepliesLeaveAsWorkFinishes(t *testing.T) {
 	_, err := c.Write(req)
 	require.NoError(t, err)
 	for _, p := range []string{"ONE", "TWO", "THREE"} {
-		g.step()
-		readReply(t, c, protocol.AppendRequest(nil, protocol.Length, []byte(p)))
+		g.Let(1)
+		testkit.ReadReply(t, c, protocol.AppendRequest(nil, protocol.Length, []byte(p)))
 	}
-	_, peak := g.counts()
+	_, peak := counts(g)
 	assert.Equal(t, 1, peak, "one connection's messages ran in parallel")
 }
 
 // TestClosedWhileInPool: a client that resets while its messages are in
 // the pool does not disturb the server, whose worker drops the job.
 func TestClosedWhileInPool(t *testing.T) {
-	cfg := testConfig(t, protocol.Line)
-	cfg.Workers = 1
-	srv := newServer(t, cfg)
+	srv := newServer(t, protocol.Line, func(cfg *servers.Config) { cfg.Workers = 1 })
 	g := startGated(t, srv)
 	a := dial(t, srv)
 	_, err := a.Write([]byte("doomed\n"))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { r, _ := g.counts(); return r == 1 }, testTimeout, time.Millisecond)
+	require.Eventually(t, func() bool { r, _ := counts(g); return r == 1 }, testTimeout, time.Millisecond)
 	require.NoError(t, a.(*net.TCPConn).SetLinger(0))
 	require.NoError(t, a.Close())
 	require.Eventually(t, func() bool { return srv.Stats().Active == 0 }, testTimeout, time.Millisecond)
-	g.open()
+	g.Open()
 	b := dial(t, srv)
-	exchange(t, b, protocol.Line, []byte("next"))
+	testkit.Exchange(t, b, protocol.Line, []byte("next"))
 }
 
 // TestNewValidates: a config New cannot serve is refused.
@@ -305,7 +291,7 @@ func TestNewValidates(t *testing.T) {
 	cfg.MaxMsg = -1
 	_, err := NewServer(cfg)
 	require.Error(t, err)
-	srv := newServer(t, testConfig(t, protocol.Line))
+	srv := newServer(t, protocol.Line, nil)
 	require.ErrorIs(t, srv.Shutdown(context.Background()), servers.ErrClosed)
 	require.ErrorIs(t, srv.Start(), servers.ErrClosed)
 }

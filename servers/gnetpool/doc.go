@@ -6,7 +6,7 @@
 // worker pool of production servers, on gnet, as epoll-pool is on a
 // hand-written epoll loop.
 //
-// It is the gnet architecture's server (archbench/servers/gnet) with
+// It is the gnet architecture's server (archbench/servers/gnetsrv) with
 // another protocol side (gnetsrv.Hooks, gnetsrv.Replier): binding, the
 // descriptor guard, the OutCap close, the idle sweep, the flush at close
 // and Shutdown are that package's; this one is the pool and a Replier per

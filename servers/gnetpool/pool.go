@@ -10,7 +10,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
-	gnetsrv "archbench/servers/gnet"
+	"archbench/servers/gnetsrv"
 	"archbench/servers/internal/msgbatch"
 )
 

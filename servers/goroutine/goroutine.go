@@ -5,13 +5,15 @@ import (
 	"archbench/servers/internal/blocking"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "goroutine",
-		Summary: "one goroutine per connection (Go's idiomatic server)",
-		New:     New,
-	})
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
+var Arch = servers.Arch{
+	Name:    "goroutine",
+	Summary: "one goroutine per connection (Go's idiomatic server)",
+	New:     New,
 }
+
+func init() { servers.Register(Arch) }
 
 // New returns an unstarted goroutine-per-connection server for cfg.
 func New(cfg servers.Config) (servers.Server, error) {

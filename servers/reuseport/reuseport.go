@@ -5,13 +5,15 @@ import (
 	"archbench/servers/internal/blocking"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "reuseport",
-		Summary: "--loops accept loops, each on its own SO_REUSEPORT listener, a goroutine per connection (TCP only)",
-		New:     New,
-	})
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
+var Arch = servers.Arch{
+	Name:    "reuseport",
+	Summary: "--loops accept loops, each on its own SO_REUSEPORT listener, a goroutine per connection (TCP only)",
+	New:     New,
 }
+
+func init() { servers.Register(Arch) }
 
 // New returns an unstarted reuseport server for cfg.
 func New(cfg servers.Config) (servers.Server, error) {

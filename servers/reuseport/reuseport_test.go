@@ -1,35 +1,22 @@
 package reuseport
 
 import (
-	"bufio"
-	"context"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 func TestConnectionsSpreadOverLoops(t *testing.T) {
-	srv, err := servers.New("reuseport", servers.Config{Addr: "127.0.0.1:0", Loops: 4, Framing: protocol.Line})
-	require.NoError(t, err)
-	require.NoError(t, srv.Start())
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-
+	srv, _ := testkit.StartNew(t, Arch.Build, protocol.Line, func(c *servers.Config) { c.Loops = 4 })
 	const n = 64
-	for i := range n {
-		c, err := net.DialTimeout("tcp", srv.Addr().String(), 2*time.Second)
-		require.NoError(t, err)
-		require.NoError(t, c.SetDeadline(time.Now().Add(5*time.Second)))
-		_, err = c.Write([]byte("ping\n"))
-		require.NoError(t, err)
-		line, err := bufio.NewReader(c).ReadString('\n')
-		require.NoError(t, err, "conn %d", i)
-		assert.Equal(t, "PING\n", line)
+	for range n {
+		c := testkit.Dial(t, srv.Addr())
+		testkit.Exchange(t, c, protocol.Line, []byte("ping"))
 		c.Close()
 	}
 	per := srv.Stats().PerLoop
@@ -47,7 +34,7 @@ func TestConnectionsSpreadOverLoops(t *testing.T) {
 }
 
 func TestUnixRefused(t *testing.T) {
-	srv, err := servers.New("reuseport", servers.Config{Network: "unix", Addr: t.TempDir() + "/s"})
+	srv, err := Arch.Build(servers.Config{Network: "unix", Addr: t.TempDir() + "/s"})
 	require.NoError(t, err)
 	assert.ErrorContains(t, srv.Start(), "SO_REUSEPORT")
 }

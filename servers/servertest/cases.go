@@ -481,7 +481,7 @@ func testWriterNotReading(e *env) {
 		}
 	}
 	e.t.Run("OthersServed", func(t *testing.T) {
-		if e.arch.Sequential {
+		if e.target.Sequential {
 			t.Skip(SequentialReason)
 		}
 		e2 := *e
@@ -528,6 +528,7 @@ func testOversized(e *env) {
 	if err := expectClosed(a, 5*time.Second); err != nil {
 		e.t.Fatalf("after a message of %d bytes (limit %d): %v", maxMsg+1, maxMsg, err)
 	}
+	e.requireLogged(srv, "protocol error")
 	if e.f == protocol.Length {
 		// A huge declared length must close the connection, not make the
 		// server allocate or wait for 4 GiB.
@@ -562,6 +563,7 @@ func testMaxConns(e *env) {
 	if !e.eventually(5*time.Second, func() bool { return srv.Stats().Rejected > before.Rejected }) {
 		e.t.Fatalf("Stats().Rejected = %d, want it counted (was %d)", srv.Stats().Rejected, before.Rejected)
 	}
+	e.requireLogged(srv, "max-conns reached")
 	e.requireActive(srv, 2, 5*time.Second)
 	for i, c := range []net.Conn{c1, c2} {
 		if err := e.pingPong(c, msg, nil); err != nil {
@@ -631,7 +633,7 @@ func testIdleTimeout(e *env) {
 		return nil
 	}
 	var err error
-	if e.arch.Sequential {
+	if e.target.Sequential {
 		err = errors.Join(active(), idler())
 	} else {
 		ch := make(chan error, 1)
@@ -641,11 +643,13 @@ func testIdleTimeout(e *env) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	e.requireLogged(srv, "closing idle connection")
 }
 
 // testGracefulStop shuts a server down while clients are connected: idle
 // clients get EOF, a client with a reply in flight gets all of it then EOF,
-// Shutdown returns in time, and no goroutine or descriptor is left.
+// Shutdown returns in time, the listener is closed, Start then says
+// servers.ErrClosed, and no goroutine or descriptor is left.
 func testGracefulStop(e *env) {
 	// Let the runtime's poller exist before counting descriptors.
 	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
@@ -660,7 +664,7 @@ func testGracefulStop(e *env) {
 	srv := e.startUnmanaged(nil)
 	idle := 2 // plus the in-flight client: no more than workerpool's 4 workers
 	framed := e.f != protocol.Raw
-	if e.arch.Sequential {
+	if e.target.Sequential {
 		// Only one client is served at a time: the in-flight one when
 		// framed, else one idle client.
 		idle = 1
@@ -715,6 +719,13 @@ func testGracefulStop(e *env) {
 	}
 	if d := time.Since(t0); d >= shutdownTimeout {
 		e.t.Errorf("Shutdown took %v, more than its context's %v", d, shutdownTimeout)
+	}
+	if c, err := net.DialTimeout(srv.Addr().Network(), srv.Addr().String(), time.Second); err == nil {
+		c.Close()
+		e.t.Errorf("a dial to %v after Shutdown succeeded: the listener is still open", srv.Addr())
+	}
+	if err := srv.Start(); !errors.Is(err, servers.ErrClosed) {
+		e.t.Errorf("Start after Shutdown = %v, want servers.ErrClosed", err)
 	}
 	for _, c := range conns {
 		c.Close()

@@ -1,30 +1,44 @@
 // Package servertest is the conformance suite every archbench architecture
 // must pass before anything about it is measured.
 //
-// It is shaped like golang.org/x/net/nettest.TestConn: [Run] takes an
-// architecture and a base configuration and runs one named subtest per case.
-// Each case starts a fresh in-process server on 127.0.0.1:0 with the case's
-// own settings (MaxConns, IdleTimeout, MaxMsg, OutCap, ...), talks to it with
-// seeded random data, verifies every reply byte against the protocol package
+// It is shaped like golang.org/x/net/nettest.TestConn(t, makePipe): [Run]
+// takes a [Target] (a name and a constructor, with what it declares) and a
+// base configuration, and runs one named subtest per framing and case,
+// FRAMING/CASE. Each case builds a fresh in-process server with the
+// target's constructor on 127.0.0.1:0 with the case's own settings
+// (MaxConns, IdleTimeout, MaxMsg, OutCap, ...), talks to it with seeded
+// random data, verifies every reply byte against the protocol package
 // (AppendReply, AppendUpper and the streaming Upper), and shuts the server
 // down in t.Cleanup. Every connection carries a deadline, so a server that
-// hangs fails a case instead of hanging the suite.
+// hangs fails a case instead of hanging the suite. Nothing is looked up in
+// the registry: [TargetOf] makes the target of a servers.Arch, and a test
+// double is just another constructor.
 //
-// A case that an architecture's library cannot pass is skipped only when the
-// architecture lists a [servers.Defect] for that exact case name, and the
-// skip message names the defect and its upstream reference. Cases that need
-// two clients served at once are skipped for architectures marked
-// Sequential, with that reason. An architecture that cannot serve a
-// configuration by design (SO_REUSEPORT on a unix socket) says so with a
-// Start error wrapping errors.ErrUnsupported; the case is then skipped with
-// that error as its reason.
+// # Own code paths
 //
-// The EMFILE case re-executes the test binary as a child process with a low
-// RLIMIT_NOFILE. The test binary must therefore contain
+// Every case runs where the target's own code runs. A target lists the
+// framings it serves with its own code (Target.Framings, from
+// servers.Arch.Framings; nil means raw, line and length): epoll-pool and
+// gnet-pool have no messages to hand to their pools with raw framing, and
+// their constructors return the epoll and gnet servers there, so they run
+// with line and length framing only. Cases that do not depend on the
+// framing (FramingFree: ConnectCloseFlood, EMFILE) run once, with the
+// target's first framing: raw for most, line for the pools, so the pools'
+// accept paths are tested with their pools running.
 //
-//	func TestHelperProcess(t *testing.T) { servertest.HelperProcess(t) }
+// A case that a target's library cannot pass is skipped only when the
+// target lists a [servers.Defect] for that exact case name, and the skip
+// message names the defect and its upstream reference. Cases that need two
+// clients served at once are skipped for targets marked Sequential, with
+// that reason. A target that cannot serve a configuration by design
+// (SO_REUSEPORT on a unix socket) says so with a Start error wrapping
+// errors.ErrUnsupported; the case is then skipped with that error as its
+// reason.
 //
-// which does nothing unless the suite started it as that child.
+// The EMFILE case runs the server in a child process with a low
+// RLIMIT_NOFILE, through the child harness of servers/internal/testkit:
+// the test binary is re-run for that one case, which builds the server
+// with the same constructor in the child. No helper test is needed.
 //
 // Random data is derived from one seed, 1 by default; set
 // ARCHBENCH_SERVERTEST_SEED to another integer to explore other inputs. A

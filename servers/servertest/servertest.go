@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -38,12 +39,12 @@ const SequentialReason = "sequential serves one client at a time, by design"
 type Case struct {
 	Name string
 	// Concurrent cases need clients served at the same time; they are
-	// skipped for Sequential architectures.
+	// skipped for Sequential targets.
 	Concurrent bool
-	// RawOnly cases do not depend on the framing (no data, or only the
-	// accept path); they run with Raw framing and are skipped with others.
-	RawOnly bool
-	run     func(e *env)
+	// FramingFree cases do not depend on the framing (no data, or only the
+	// accept path); they run with the target's first framing only.
+	FramingFree bool
+	run         func(e *env)
 }
 
 // Cases lists the conformance cases in the order Run runs them.
@@ -62,46 +63,81 @@ var cases = []Case{
 	{Name: "Concurrent64", run: testConcurrent},
 	{Name: "HalfCloseFlush", run: testHalfCloseFlush},
 	{Name: "ResetMidReply", run: testResetMidReply},
-	{Name: "ConnectCloseFlood", RawOnly: true, run: testConnectCloseFlood},
+	{Name: "ConnectCloseFlood", FramingFree: true, run: testConnectCloseFlood},
 	{Name: "WriterNotReading", run: testWriterNotReading},
 	{Name: "Oversized", run: testOversized},
 	{Name: "MaxConns", Concurrent: true, run: testMaxConns},
 	{Name: "IdleTimeout", run: testIdleTimeout},
 	{Name: "GracefulStop", run: testGracefulStop},
-	{Name: "EMFILE", RawOnly: true, run: testEMFILE},
+	{Name: "EMFILE", FramingFree: true, run: testEMFILE},
 	{Name: "Unix", run: testUnix},
 	{Name: "TCP6", run: testTCP6},
 }
 
-// Run runs every conformance case as a subtest of t against a fresh server
-// of arch per case, built by servers.New(arch.Name, cfg) from base plus the
-// case's settings. base's Network and Addr are replaced (TCP on
-// 127.0.0.1:0, except in the transport cases); everything else, Framing
-// first, is kept. arch must be registered.
-func Run(t *testing.T, arch servers.Arch, base servers.Config) {
+// Target is what the suite tests: a constructor and what it declares.
+type Target struct {
+	Name string
+	// New builds an unstarted server for a case's configuration.
+	New func(servers.Config) (servers.Server, error)
+	// Defects are known failures of the target's library; each skips the
+	// case it names, with its reason.
+	Defects []servers.Defect
+	// Sequential targets serve one client at a time by design; Concurrent
+	// cases are skipped.
+	Sequential bool
+	// Framings are the framings the target serves with its own code, in
+	// the order to run them; nil means raw, line and length.
+	Framings []protocol.Framing
+}
+
+// TargetOf is the target of an architecture: its constructor (with
+// servers' validation and defaults), defects and framings.
+func TargetOf(a servers.Arch) Target {
+	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings}
+}
+
+// Run runs every conformance case against target as subtests of t named
+// FRAMING/CASE, each case against a fresh server built by target.New from
+// base plus the framing and the case's settings. base's Framing, Network
+// and Addr are replaced (TCP on 127.0.0.1:0, except in the transport
+// cases); everything else is kept.
+//
+// Every case runs with each of target.Framings, except the FramingFree
+// ones, which run with the first: the framing they get is one the
+// target's own code serves.
+func Run(t *testing.T, target Target, base servers.Config) {
 	t.Helper()
-	if _, err := servers.Lookup(arch.Name); err != nil {
-		t.Fatalf("servertest: %v", err)
+	if target.Name == "" || target.New == nil {
+		t.Fatalf("servertest: a target needs a name and a constructor")
 	}
-	if err := base.Validate(); err != nil {
-		t.Fatalf("servertest: base config: %v", err)
+	framings := target.Framings
+	if framings == nil {
+		framings = []protocol.Framing{protocol.Raw, protocol.Line, protocol.Length}
 	}
 	seed := suiteSeed(t)
-	for _, c := range cases {
-		t.Run(c.Name, func(t *testing.T) {
-			for _, d := range arch.Defects {
-				if d.Case == c.Name {
-					t.Skipf("known defect of %s: %s (%s)", arch.Name, d.Reason, d.Upstream)
-				}
+	for i, f := range framings {
+		cfg := base
+		cfg.Framing = f
+		if err := cfg.Validate(); err != nil {
+			t.Fatalf("servertest: base config: %v", err)
+		}
+		t.Run(f.String(), func(t *testing.T) {
+			for _, c := range cases {
+				t.Run(c.Name, func(t *testing.T) {
+					for _, d := range target.Defects {
+						if d.Case == c.Name {
+							t.Skipf("known defect of %s: %s (%s)", target.Name, d.Reason, d.Upstream)
+						}
+					}
+					if c.Concurrent && target.Sequential {
+						t.Skip(SequentialReason)
+					}
+					if c.FramingFree && i > 0 {
+						t.Skipf("does not depend on the framing; runs with %s framing", framings[0])
+					}
+					c.run(newEnv(t, target, cfg, seed, c.Name))
+				})
 			}
-			if c.Concurrent && arch.Sequential {
-				t.Skip(SequentialReason)
-			}
-			if c.RawOnly && base.Framing != protocol.Raw {
-				t.Skip("does not depend on the framing; runs with raw framing")
-			}
-			e := newEnv(t, arch, base, seed, c.Name)
-			c.run(e)
 		})
 	}
 }
@@ -123,7 +159,7 @@ func suiteSeed(t *testing.T) uint64 {
 // env is one running case: its test, random source and deadline.
 type env struct {
 	t        *testing.T
-	arch     servers.Arch
+	target   Target
 	base     servers.Config
 	f        protocol.Framing
 	seed     uint64
@@ -133,12 +169,12 @@ type env struct {
 
 // newEnv prepares case name; its random data depends on the seed, the case
 // and the framing only, so every architecture gets the same bytes.
-func newEnv(t *testing.T, arch servers.Arch, base servers.Config, seed uint64, name string) *env {
+func newEnv(t *testing.T, target Target, base servers.Config, seed uint64, name string) *env {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s/%s", name, base.Framing)
 	e := &env{
 		t:        t,
-		arch:     arch,
+		target:   target,
 		base:     base,
 		f:        base.Framing,
 		seed:     seed,
@@ -163,27 +199,32 @@ type server struct {
 	log *syncBuffer
 }
 
-// build makes and starts a server from the case's base config (TCP on
-// 127.0.0.1:0), adjusted by tweak, logging into a buffer that is shown if
-// the case fails.
-func (e *env) build(tweak func(*servers.Config)) *server {
-	e.t.Helper()
+// config is the case's base config on TCP 127.0.0.1:0, adjusted by tweak.
+func (e *env) config(tweak func(*servers.Config)) servers.Config {
 	cfg := e.base
 	cfg.Network, cfg.Addr = "tcp", "127.0.0.1:0"
 	if tweak != nil {
 		tweak(&cfg)
 	}
+	return cfg
+}
+
+// build makes and starts a server from e.config(tweak), logging into a
+// buffer that is shown if the case fails.
+func (e *env) build(tweak func(*servers.Config)) *server {
+	e.t.Helper()
+	cfg := e.config(tweak)
 	logs := &syncBuffer{}
 	cfg.Logger = newLogger(logs)
-	s, err := servers.New(e.arch.Name, cfg)
+	s, err := e.target.New(cfg)
 	if err != nil {
-		e.t.Fatalf("servers.New(%q): %v", e.arch.Name, err)
+		e.t.Fatalf("%s: New: %v", e.target.Name, err)
 	}
 	if err := s.Start(); err != nil {
 		if errors.Is(err, errors.ErrUnsupported) {
 			// The architecture says, by error, that it cannot do this
 			// by design (e.g. SO_REUSEPORT on a unix socket).
-			e.t.Skipf("%s does not support %s %s: %v", e.arch.Name, cfg.Network, cfg.Addr, err)
+			e.t.Skipf("%s does not support %s %s: %v", e.target.Name, cfg.Network, cfg.Addr, err)
 		}
 		e.t.Fatalf("Start: %v", err)
 	}
@@ -292,6 +333,15 @@ func (e *env) requireActive(srv *server, n int64, max time.Duration) {
 	e.t.Helper()
 	if !e.eventually(max, func() bool { return srv.Stats().Active == n }) {
 		e.t.Fatalf("Stats().Active = %d after %v, want %d (stats %+v)", srv.Stats().Active, max, n, srv.Stats())
+	}
+}
+
+// requireLogged waits until srv's log holds msg (a server may log just
+// after it closed the connection the case saw closed).
+func (e *env) requireLogged(srv *server, msg string) {
+	e.t.Helper()
+	if !e.eventually(5*time.Second, func() bool { return strings.Contains(srv.log.String(), msg) }) {
+		e.t.Fatalf("the server did not log %q", msg)
 	}
 }
 

@@ -5,13 +5,15 @@ import (
 	"archbench/servers/internal/blocking"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "workerpool",
-		Summary: "a fixed pool of --workers goroutines (default 4), each looping Accept on one shared listener",
-		New:     New,
-	})
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
+var Arch = servers.Arch{
+	Name:    "workerpool",
+	Summary: "a fixed pool of --workers goroutines (default 4), each looping Accept on one shared listener",
+	New:     New,
 }
+
+func init() { servers.Register(Arch) }
 
 // New returns an unstarted worker-pool server for cfg.
 func New(cfg servers.Config) (servers.Server, error) {

@@ -4,130 +4,24 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
-
-var echoPayloads = [][]byte{
-	[]byte("hello, world"),
-	[]byte("Grüße aus Köln: ıɐⱥ ǅ ß"),
-	[]byte("binary \x00\x01\xfe\xff \xc3 not a rune \xe2\x82"),
-	bytes.Repeat([]byte("0123456789abcdef"), 10000), // bigger than a socket write
-}
-
-func TestEcho(t *testing.T) {
-	for _, p := range pollers {
-		for _, network := range []string{"tcp", "tcp6", "unix"} {
-			for _, framing := range []protocol.Framing{protocol.Raw, protocol.Line, protocol.Length} {
-				t.Run(fmt.Sprintf("%s/%s/%s", p.name, network, framing), func(t *testing.T) {
-					if network == "tcp6" {
-						haveIPv6(t)
-					}
-					cfg, _ := testConfig(t, network)
-					cfg.Framing = framing
-					cfg.Loops = 2
-					srv := start(t, cfg, p.new)
-					var wg sync.WaitGroup
-					for range 4 {
-						c := dial(t, srv)
-						wg.Go(func() { echo(t, c, framing) })
-					}
-					wg.Wait()
-				})
-			}
-		}
-	}
-}
-
-// echo sends every payload, the first one byte at a time, checks the
-// replies, half-closes and expects the server to close.
-func echo(t *testing.T, c net.Conn, f protocol.Framing) {
-	var req, want []byte
-	for i, p := range echoPayloads {
-		r := protocol.AppendRequest(nil, f, p)
-		if i == 0 {
-			for j := range r {
-				_, err := c.Write(r[j : j+1])
-				assert.NoError(t, err)
-			}
-		} else {
-			req = append(req, r...)
-		}
-		want = protocol.AppendReply(want, f, p)
-	}
-	if f == protocol.Raw {
-		want = protocol.AppendUpper(nil, bytes.Join(echoPayloads, nil))
-	}
-	done := make(chan error, 1)
-	go func() { _, err := c.Write(req); done <- err }()
-	got := make([]byte, len(want))
-	_, err := io.ReadFull(c, got)
-	assert.NoError(t, err)
-	assert.NoError(t, <-done)
-	assert.True(t, bytes.Equal(want, got), "reply differs from the expected transform")
-	closeWrite(t, c)
-	rest, err := io.ReadAll(c)
-	assert.NoError(t, err)
-	assert.Empty(t, rest)
-}
-
-// TestHalfCloseFlush streams 16 MiB while reading, half-closes, and
-// expects every reply byte before the close.
-func TestHalfCloseFlush(t *testing.T) {
-	const size = 16 << 20
-	unit := []byte("the quick brown fox — ıɐⱥ ǆ ß \xff\n")
-	in := bytes.Repeat(unit, size/len(unit)+1)[:size]
-	want := protocol.AppendUpper(nil, in)
-	for _, p := range pollers {
-		t.Run(p.name, func(t *testing.T) {
-			t.Parallel()
-			cfg, _ := testConfig(t, "tcp")
-			srv := start(t, cfg, p.new)
-			c := dial(t, srv)
-			errc := make(chan error, 1)
-			go func() {
-				for b := in; len(b) > 0; {
-					n := min(len(b), 100_000)
-					if _, err := c.Write(b[:n]); err != nil {
-						errc <- err
-						return
-					}
-					b = b[n:]
-				}
-				errc <- c.(*net.TCPConn).CloseWrite()
-			}()
-			got, err := io.ReadAll(c)
-			require.NoError(t, err)
-			require.NoError(t, <-errc)
-			require.Equal(t, len(want), len(got))
-			require.True(t, bytes.Equal(want, got), "reply differs from the expected transform")
-		})
-	}
-}
-
-// cpuTime is this process's user+system CPU time.
-func cpuTime(t testing.TB) time.Duration {
-	var ru unix.Rusage
-	require.NoError(t, unix.Getrusage(unix.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // patternChunk is what the writing clients send, over and over; the
 // offset of a byte in the stream modulo its length says what it is.
@@ -190,10 +84,10 @@ func TestBackpressure(t *testing.T) {
 			more := bytes.Repeat(patternChunk, 64)
 			for try := 0; ; try++ {
 				require.Less(t, try, 10, "the stalled client's writes keep going through")
-				cpu0 := cpuTime(t)
+				cpu0 := testkit.CPUTime(t)
 				require.NoError(t, c.SetWriteDeadline(time.Now().Add(window)))
 				n, err := c.Write(more[sent%len(patternChunk):])
-				cpu := cpuTime(t) - cpu0
+				cpu := testkit.CPUTime(t) - cpu0
 				require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 				sent += n
 				require.Less(t, sent, size, "64 MiB were taken without the client reading: no backpressure")
@@ -238,7 +132,7 @@ func TestBackpressure(t *testing.T) {
 				sent += n
 				require.NoError(t, err)
 			}
-			closeWrite(t, c)
+			testkit.CloseWrite(t, c)
 			require.NoError(t, <-readErr)
 			require.EqualValues(t, total, got.Load())
 		})
@@ -305,34 +199,6 @@ func expectClosed(t testing.TB, c net.Conn) {
 	_, err := io.ReadAll(c)
 	if err != nil {
 		require.ErrorIs(t, err, unix.ECONNRESET)
-	}
-}
-
-func TestMaxConnsAndIdle(t *testing.T) {
-	for _, p := range pollers {
-		t.Run(p.name, func(t *testing.T) {
-			cfg, logs := testConfig(t, "tcp")
-			cfg.MaxConns = 1
-			cfg.IdleTimeout = 200 * time.Millisecond
-			srv := start(t, cfg, p.new)
-			c1 := dial(t, srv)
-			_, err := c1.Write([]byte("one"))
-			require.NoError(t, err)
-			buf := make([]byte, 3)
-			_, err = io.ReadFull(c1, buf)
-			require.NoError(t, err)
-			require.Equal(t, "ONE", string(buf))
-
-			c2 := dial(t, srv)
-			expectClosed(t, c2)
-			require.EqualValues(t, 1, srv.Stats().Rejected)
-
-			// c1 now idles: the server closes it.
-			t0 := time.Now()
-			expectEOF(t, c1)
-			require.GreaterOrEqual(t, time.Since(t0), cfg.IdleTimeout/2)
-			require.Contains(t, logs.String(), "closing idle connection")
-		})
 	}
 }
 
@@ -407,7 +273,7 @@ func TestShutdown(t *testing.T) {
 				require.NoError(t, srv.Err())
 				require.EqualValues(t, servers.Stats{Accepted: 6}, srv.Stats())
 				for _, c := range conns {
-					expectEOF(t, c)
+					testkit.ExpectEOF(t, c)
 					c.Close()
 				}
 				if network == "unix" {
@@ -512,5 +378,3 @@ func TestNoAllocPerMessage(t *testing.T) {
 		}
 	}
 }
-
-var _ = errors.Is

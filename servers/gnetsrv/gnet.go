@@ -18,24 +18,26 @@ import (
 	"archbench/servers"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "gnet",
-		Summary: "gnet v2 event loops (--loops; SO_REUSEPORT listener per loop for TCP)",
-		Defects: []servers.Defect{{
-			Case: "EMFILE",
-			Reason: "an accept error ends gnet's event loop and with it the engine, and gnet.Run returns nil; " +
-				"measured with RLIMIT_NOFILE 64: once anything else has used up the descriptors, the next " +
-				"connection's accept fails with EMFILE, every connection is closed and serving stops for good " +
-				"(reported as servers.ErrStopped with gnet's last logged error); gnet has no hook to back off. " +
-				"Our own connections cannot cause it: one whose fd is within 32 of the limit is closed at once " +
-				"(measured: 128 connections, 21 served, 107 refused, serving went on)",
-			Upstream: "https://github.com/panjf2000/gnet/issues/367 (closed as invalid); gnet/v2@v2.10.0 " +
-				"acceptor_unix.go:91-93 (and :42-44), reactor_default.go:109-110, engine_unix.go:272-278",
-		}},
-		New: New,
-	})
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
+var Arch = servers.Arch{
+	Name:    "gnet",
+	Summary: "gnet v2 event loops (--loops; SO_REUSEPORT listener per loop for TCP)",
+	Defects: []servers.Defect{{
+		Case: "EMFILE",
+		Reason: "an accept error ends gnet's event loop and with it the engine, and gnet.Run returns nil; " +
+			"measured with RLIMIT_NOFILE 64: once anything else has used up the descriptors, the next " +
+			"connection's accept fails with EMFILE, every connection is closed and serving stops for good " +
+			"(reported as servers.ErrStopped with gnet's last logged error); gnet has no hook to back off. " +
+			"Our own connections cannot cause it: one whose fd is within 32 of the limit is closed at once " +
+			"(measured: 128 connections, 21 served, 107 refused, serving went on)",
+		Upstream: "https://github.com/panjf2000/gnet/issues/367 (closed as invalid); gnet/v2@v2.10.0 " +
+			"acceptor_unix.go:91-93 (and :42-44), reactor_default.go:109-110, engine_unix.go:272-278",
+	}},
+	New: New,
 }
+
+func init() { servers.Register(Arch) }
 
 // Tuning of the workarounds; see doc.go.
 const (

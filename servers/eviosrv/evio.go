@@ -19,45 +19,47 @@ import (
 	"archbench/servers"
 )
 
-func init() {
-	servers.Register(servers.Arch{
-		Name:    "evio",
-		Summary: "evio event loops (--loops) sharing one listener",
-		Defects: []servers.Defect{
-			{
-				Case: "HalfCloseFlush",
-				Reason: "evio closes a connection as soon as read returns 0, before any event runs, so the reply owed " +
-					"only at end of input (a held-back incomplete UTF-8 sequence with raw framing, an unterminated " +
-					"last line with line framing) is never sent; measured: \"abc\\xe2\\x82\" then half-close gets " +
-					"\"ABC\" back, the 2 bytes are lost (complete replies are flushed: 6 MiB came back whole)",
-				Upstream: "github.com/tidwall/evio@v1.0.8 evio_unix.go:431-436 (loopRead: n == 0 -> loopCloseConn)",
-			},
-			{
-				Case: "WriterNotReading",
-				Reason: "evio stops reading a connection while its output is pending but keeps EPOLLIN armed, so a " +
-					"client that writes without reading makes epoll_wait return at once for as long as the client " +
-					"stays (measured: a whole core on an otherwise idle machine, about 435,000 write calls a second, " +
-					"each failing with EAGAIN); no Action can close the connection, since " +
-					"actions run only once the output drained (memory stays bounded, other clients are served)",
-				Upstream: "https://github.com/tidwall/evio/issues/61 (CPU 100%); evio@v1.0.8 evio_unix.go:239-242 " +
-					"and :449-451 (ModReadWrite), internal/internal_linux.go:112-121",
-			},
-			{
-				Case: "EMFILE",
-				Reason: "an accept error returns from evio's loop, which ends the whole server and drops the error; " +
-					"evio.Serve returns nil. Measured with RLIMIT_NOFILE 64: once anything else has used up the " +
-					"descriptors, the next connection's accept fails with EMFILE and serving stops for good " +
-					"(reported as servers.ErrStopped); evio has no hook to back off. Our own connections cannot " +
-					"cause it: Opened closes one at once when the open connections reach the limit less the " +
-					"descriptors in use at start and 32 (measured: 128 connections, 17 served, 111 refused, " +
-					"serving went on)",
-				Upstream: "github.com/tidwall/evio@v1.0.8 evio_unix.go:283-288 (loopAccept returns the error), " +
-					":229 (loopRun drops it), evio_unix.go:118-158 (serve returns nil)",
-			},
+// Arch describes the architecture; init registers it, and
+// archbench/servers/all places it in the teaching order.
+var Arch = servers.Arch{
+	Name:    "evio",
+	Summary: "evio event loops (--loops) sharing one listener",
+	Defects: []servers.Defect{
+		{
+			Case: "HalfCloseFlush",
+			Reason: "evio closes a connection as soon as read returns 0, before any event runs, so the reply owed " +
+				"only at end of input (a held-back incomplete UTF-8 sequence with raw framing, an unterminated " +
+				"last line with line framing) is never sent; measured: \"abc\\xe2\\x82\" then half-close gets " +
+				"\"ABC\" back, the 2 bytes are lost (complete replies are flushed: 6 MiB came back whole)",
+			Upstream: "github.com/tidwall/evio@v1.0.8 evio_unix.go:431-436 (loopRead: n == 0 -> loopCloseConn)",
 		},
-		New: New,
-	})
+		{
+			Case: "WriterNotReading",
+			Reason: "evio stops reading a connection while its output is pending but keeps EPOLLIN armed, so a " +
+				"client that writes without reading makes epoll_wait return at once for as long as the client " +
+				"stays (measured: a whole core on an otherwise idle machine, about 435,000 write calls a second, " +
+				"each failing with EAGAIN); no Action can close the connection, since " +
+				"actions run only once the output drained (memory stays bounded, other clients are served)",
+			Upstream: "https://github.com/tidwall/evio/issues/61 (CPU 100%); evio@v1.0.8 evio_unix.go:239-242 " +
+				"and :449-451 (ModReadWrite), internal/internal_linux.go:112-121",
+		},
+		{
+			Case: "EMFILE",
+			Reason: "an accept error returns from evio's loop, which ends the whole server and drops the error; " +
+				"evio.Serve returns nil. Measured with RLIMIT_NOFILE 64: once anything else has used up the " +
+				"descriptors, the next connection's accept fails with EMFILE and serving stops for good " +
+				"(reported as servers.ErrStopped); evio has no hook to back off. Our own connections cannot " +
+				"cause it: Opened closes one at once when the open connections reach the limit less the " +
+				"descriptors in use at start and 32 (measured: 128 connections, 17 served, 111 refused, " +
+				"serving went on)",
+			Upstream: "github.com/tidwall/evio@v1.0.8 evio_unix.go:283-288 (loopAccept returns the error), " +
+				":229 (loopRun drops it), evio_unix.go:118-158 (serve returns nil)",
+		},
+	},
+	New: New,
 }
+
+func init() { servers.Register(Arch) }
 
 // Tuning of the workarounds; see doc.go.
 const (

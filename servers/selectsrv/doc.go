@@ -1,6 +1,6 @@
 // Package selectsrv is the select architecture: the event loop of
-// archbench/servers/internal/evloop running on select(2). (The directory is
-// servers/select; select is a Go keyword, so the package is selectsrv.)
+// archbench/servers/internal/evloop running on select(2). (select is a Go
+// keyword, so the package and its directory are selectsrv.)
 //
 // Goroutines: Config.Loops event loops (default 1), nothing else.
 //

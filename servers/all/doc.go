@@ -1,2 +1,0 @@
-// Package all imports every archbench architecture for its registration side effect.
-package all

@@ -1,8 +1,0 @@
-package all
-
-// The hand-written event loops (archbench/servers/internal/evloop).
-import (
-	_ "archbench/servers/epoll"
-	_ "archbench/servers/poll"
-	_ "archbench/servers/select"
-)

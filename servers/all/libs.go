@@ -1,6 +1,0 @@
-package all
-
-import (
-	_ "archbench/servers/evio"
-	_ "archbench/servers/gnet"
-)
