@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 // Timeouts of the suite. Every connection a case opens carries the case's
@@ -196,7 +196,7 @@ func (e *env) subRNG() *rand.Rand { return rand.New(rand.NewPCG(e.rng.Uint64(), 
 type server struct {
 	servers.Server
 	cfg servers.Config
-	log *syncBuffer
+	log *testkit.LogBuf
 }
 
 // config is the case's base config on TCP 127.0.0.1:0, adjusted by tweak.
@@ -214,7 +214,7 @@ func (e *env) config(tweak func(*servers.Config)) servers.Config {
 func (e *env) build(tweak func(*servers.Config)) *server {
 	e.t.Helper()
 	cfg := e.config(tweak)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuf{}
 	cfg.Logger = newLogger(logs)
 	s, err := e.target.New(cfg)
 	if err != nil {
@@ -593,22 +593,4 @@ func randMixed(r *rand.Rand, n int) []byte {
 // 1..max bytes.
 func randSplit(r *rand.Rand, max int) func(int) int {
 	return func(int) int { return 1 + r.IntN(max) }
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's logging goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
