@@ -3,10 +3,13 @@ package report
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 
+	"archbench/internal/settings"
 	"archbench/protocol"
 	"archbench/results"
+	"archbench/servers"
 )
 
 // The formatters of every output: tables, captions, figure ticks.
@@ -108,6 +111,48 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
+// The settings settingsText phrases itself, or leaves out as the
+// generator's own knobs (loops, seed), by key; any other setting that is
+// set is given as "key value" by otherSettings, so a new setting shows in
+// every table without a line here.
+var (
+	phrasedServer = keySet("network", "addr", "framing", "work.cpu", "work.sleep")
+	phrasedLoad   = keySet("network", "addr", "framing", "conns", "depth", "rate", "size", "content",
+		"warmup", "duration", "timeout", "loops", "seed", "slow_conns", "slow_interval", "idle_conns", "churn")
+)
+
+func keySet(keys ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
+}
+
+// otherSettings lists the settings of cfg (a servers.Config or
+// loadgen.Config) that are set (not zero) and not phrased, in declaration
+// order, as "max conns 100", "out cap 4 MiB", "idle timeout 5s". A server's
+// max_msg is left out under raw framing, where nothing is framed.
+func otherSettings(cfg any, phrased map[string]bool) []string {
+	v := reflect.ValueOf(cfg)
+	var parts []string
+	for _, f := range settings.Fields(v.Type()) {
+		fv := v.FieldByIndex(f.Index)
+		if phrased[f.Key] || fv.IsZero() {
+			continue
+		}
+		if s, ok := cfg.(servers.Config); ok && f.Key == "max_msg" && s.Framing == protocol.Raw {
+			continue
+		}
+		value := fmt.Sprint(fv.Interface())
+		if f.Size {
+			value = fmtBytes(float64(fv.Int()))
+		}
+		parts = append(parts, strings.NewReplacer("_", " ", ".", " ").Replace(f.Key)+" "+value)
+	}
+	return parts
+}
+
 // form is how much of a scenario's settings settingsText gives.
 type form int
 
@@ -160,23 +205,8 @@ func settingsText(sc results.Scenario, f form, swept sweepKind, reps int) string
 	if f == brief {
 		return strings.Join(parts, ", ")
 	}
-	for _, setting := range []struct {
-		name  string
-		value int
-	}{{"workers", s.Workers}, {"loops", s.Loops}, {"max conns", s.MaxConns}} {
-		if setting.value > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", setting.name, setting.value))
-		}
-	}
-	if s.MaxMsg > 0 && s.Framing != protocol.Raw {
-		parts = append(parts, "max msg "+fmtBytes(float64(s.MaxMsg)))
-	}
-	if s.OutCap > 0 {
-		parts = append(parts, "out cap "+fmtBytes(float64(s.OutCap)))
-	}
-	if s.IdleTimeout > 0 {
-		parts = append(parts, fmt.Sprintf("idle timeout %v", s.IdleTimeout))
-	}
+	parts = append(parts, otherSettings(s, phrasedServer)...)
+	parts = append(parts, otherSettings(l, phrasedLoad)...)
 	parts = append(parts, fmt.Sprintf("%v warm-up + %v measured, timeout %v", l.Warmup, l.Duration, l.Timeout))
 	parts = append(parts, fmt.Sprintf("%d reps", reps))
 	if len(sc.Archs) > 0 {
