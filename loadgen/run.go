@@ -188,7 +188,7 @@ func newHist(cfg Config, sigfig int) *hdr.Histogram {
 	return hdr.New(1, highestUS(cfg), sigfig)
 }
 
-// seconds collects the per-second latency histograms; each worker merges its
+// seconds collects the per-second latency histograms; each event loop (or churn client) merges its
 // current second in when the second ends.
 type seconds struct {
 	cfg   Config
@@ -211,7 +211,7 @@ func (s *seconds) merge(sec int, h *hdr.Histogram) {
 	s.hists[sec].Merge(h)
 }
 
-// tally is what one worker counted after the warm-up.
+// tally is what one event loop (or churn client) counted after the warm-up.
 type tally struct {
 	hist       *hdr.Histogram // latency, µs
 	lag        *hdr.Histogram // open loop: send lag, µs
@@ -223,7 +223,7 @@ type tally struct {
 	connects   int64
 	secReqs    []int64
 	secErrs    []int64
-	stopped    int64 // when the worker stopped, ns since the start
+	stopped    int64 // when it stopped, ns since the start
 }
 
 func newTally(cfg Config, nsec int) *tally {
@@ -244,7 +244,7 @@ func watchStop(ctx context.Context, stop *atomic.Bool, done <-chan struct{}) {
 	}
 }
 
-// assemble merges the workers' tallies into the Result.
+// assemble merges the event loops' (or churn clients') tallies into the Result.
 // finish merges the tallies into the Result; a cancelled ctx still returns
 // it, with the reason.
 func finish(ctx context.Context, cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, error) {

@@ -30,8 +30,8 @@ func raiseFDLimit(need int) error {
 	return nil
 }
 
-// endpoint is what a worker needs to open a socket to the server. Each
-// worker has its own, because unix.Connect writes into the Sockaddr.
+// endpoint is what an event loop needs to open a socket to the server. Each
+// event loop has its own, because unix.Connect writes into the Sockaddr.
 type endpoint struct {
 	family int
 	tcp    bool
