@@ -86,6 +86,7 @@
 //	start         string  RFC 3339 UTC time the run (warm-up included) started
 //	elapsed_s     float   measured seconds (Duration, less if cancelled)
 //	requests      int     replies received and verified byte for byte
+//	warmup_requests int   replies verified during the warm-up (not measured)
 //	errors        object  count by kind, every kind present: connect, read,
 //	                        write, timeout, short_read, mismatch
 //	mismatches    int     = errors.mismatch

@@ -25,9 +25,13 @@ type Result struct {
 	Start   time.Time `json:"start"`
 	Elapsed float64   `json:"elapsed_s"` // measured seconds
 
-	Requests   int64            `json:"requests"`   // replies received and verified
-	Errors     map[string]int64 `json:"errors"`     // by kind; every kind present, zero or not
-	Mismatches int64            `json:"mismatches"` // = Errors["mismatch"], kept on top for scripts
+	Requests int64 `json:"requests"` // replies received and verified
+	// WarmupRequests counts the replies verified during the warm-up, which
+	// are not measured: with Requests, every reply the server gave, for
+	// figures taken over the server's whole life (system calls per message).
+	WarmupRequests int64            `json:"warmup_requests"`
+	Errors         map[string]int64 `json:"errors"`     // by kind; every kind present, zero or not
+	Mismatches     int64            `json:"mismatches"` // = Errors["mismatch"], kept on top for scripts
 
 	// Unsent counts open-loop messages whose scheduled time came while their
 	// connection was down or had its send queue full: never sent.

@@ -137,10 +137,11 @@ func (r *recorder) latency(t0, now int64) {
 	_ = r.secHist.RecordValue(min((now-t0+500)/1000, r.highestUS))
 }
 
-// reply records a verified reply to a message sent (or due) at t0, once
-// the warm-up is over.
+// reply records a verified reply to a message sent (or due) at t0; during
+// the warm-up it is only counted.
 func (r *recorder) reply(t0, now int64) {
 	if now < r.timing.measureStart {
+		r.tally.warmupRequests++
 		return
 	}
 	r.latency(t0, now)
@@ -213,17 +214,18 @@ func (s *seconds) merge(sec int, h *hdr.Histogram) {
 
 // tally is what one event loop (or churn client) counted after the warm-up.
 type tally struct {
-	hist       *hdr.Histogram // latency, µs
-	lag        *hdr.Histogram // open loop: send lag, µs
-	requests   int64
-	errors     [numKinds]int64
-	unsent     int64
-	abandoned  int64
-	unanswered int64
-	connects   int64
-	secReqs    []int64
-	secErrs    []int64
-	stopped    int64 // when it stopped, ns since the start
+	hist           *hdr.Histogram // latency, µs
+	lag            *hdr.Histogram // open loop: send lag, µs
+	requests       int64
+	warmupRequests int64 // replies verified during the warm-up (not measured)
+	errors         [numKinds]int64
+	unsent         int64
+	abandoned      int64
+	unanswered     int64
+	connects       int64
+	secReqs        []int64
+	secErrs        []int64
+	stopped        int64 // when it stopped, ns since the start
 }
 
 func newTally(cfg Config, nsec int) *tally {
@@ -273,6 +275,7 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 		hist.Merge(t.hist)
 		lag.Merge(t.lag)
 		res.Requests += t.requests
+		res.WarmupRequests += t.warmupRequests
 		for k, n := range t.errors {
 			res.Errors[kindNames[k]] += n
 		}

@@ -75,7 +75,22 @@ func Tables(r *results.Run) Document {
 	for _, t := range results.Summarize(r) {
 		d = append(d, scenarioTable(t, r.Reps))
 	}
-	return append(d, Paragraph{Spans: []Span{{Text: Legend}}, Wrap: true})
+	legend := Legend
+	if slices.ContainsFunc(results.Summarize(r), func(t results.Table) bool { return hasSyscalls(t) }) {
+		legend += " " + SyscallsLegend
+	}
+	return append(d, Paragraph{Spans: []Span{{Text: legend}}, Wrap: true})
+}
+
+// SyscallsLegend explains the sys/msg column, in runs that have it.
+const SyscallsLegend = "sys/msg is the server's own system calls (readiness waits, accepts, reads, writes, " +
+	"closes, io_uring submissions) over its whole life per verified reply, warm-up included, as the " +
+	"hand-written event loops count them (select, poll, epoll, epoll-pool, io_uring; - where an " +
+	"architecture does not count them)."
+
+// hasSyscalls reports whether any row of t has a system-call count.
+func hasSyscalls(t results.Table) bool {
+	return slices.ContainsFunc(t.Rows, func(r results.Row) bool { return !math.IsNaN(r.SyscallsPerMsg.Median) })
 }
 
 func kneeTable(kt results.KneeTable) *Table {
@@ -125,6 +140,7 @@ func scenarioTable(t results.Table, reps int) *Table {
 		{func(r results.Row) results.Stat { return r.P999 }, fmtMicros},
 		{func(r results.Row) results.Stat { return r.CPUPerM }, fmtCPU},
 		{func(r results.Row) results.Stat { return r.RSS }, fmtBytes},
+		{func(r results.Row) results.Stat { return r.SyscallsPerMsg }, func(v float64) string { return fmt.Sprintf("%.2f", v) }},
 	}
 	marked := make([]bool, len(cols))
 	for i, c := range cols {
@@ -146,6 +162,10 @@ func scenarioTable(t results.Table, reps int) *Table {
 	}
 	bulk := sc.Load.Size >= BulkSize
 	idle := sc.Load.IdleConns > 0
+	syscalls := hasSyscalls(t)
+	if syscalls {
+		header = slices.Insert(header, 8, "sys/msg")
+	}
 	if bulk {
 		header = append(header[:2], append([]string{"MB/s"}, header[2:]...)...)
 	}
@@ -171,6 +191,9 @@ func scenarioTable(t results.Table, reps int) *Table {
 			ratio = fmt.Sprintf("%.2f", r.Ratio)
 		}
 		row := []string{r.Arch, cell(0, r), cv, cell(1, r), cell(2, r), cell(3, r), fmtErrors(r), cell(4, r), cell(5, r), ratio}
+		if syscalls {
+			row = slices.Insert(row, 8, cell(6, r))
+		}
 		if bulk {
 			mb := "-"
 			if !math.IsNaN(r.MBps.Median) {

@@ -16,6 +16,7 @@ import (
 
 	"archbench/results"
 	"archbench/results/resultstest"
+	"archbench/servers"
 )
 
 // quick is results' fixture: a closed-loop and an open-loop scenario with
@@ -209,4 +210,29 @@ func TestMarkdownAndHTMLFromOneModel(t *testing.T) {
 	assert.Contains(t, page.String(), "<p>a &lt;b&gt; &amp; c | d_ *e* [f]</p>")
 	assert.NotContains(t, page.String(), "<b>")
 	assert.Equal(t, strings.Count(md.String(), "\n|:--"), strings.Count(page.String(), "<table>"), "as many tables")
+}
+
+// A run whose servers reported system calls gets a sys/msg column (the
+// server's calls over every verified reply, warm-up included) in the
+// tables that have them, "-" for an architecture that does not count, and
+// the legend says what it is; other tables keep their columns.
+func TestSyscallsColumn(t *testing.T) {
+	r := quick()
+	for i := range r.Samples {
+		s := &r.Samples[i]
+		if s.Arch == "epoll" && s.Scenario == "conns-64" && s.Result != nil {
+			s.Result.WarmupRequests = s.Result.Requests // total = 2 × Requests
+			s.ServerStats = &servers.Stats{Syscalls: 6 * s.Result.Requests}
+		}
+	}
+	var b bytes.Buffer
+	require.NoError(t, NewTextReporter(r)(&b))
+	out := b.String()
+	conns, open, _ := strings.Cut(out, "open-1000c-20k")
+	assert.Contains(t, conns, "sys/msg")
+	assert.Regexp(t, `epoll .* 3\.00 `, conns, "6 calls per measured reply over twice the replies")
+	assert.Regexp(t, `goroutine .* - `, conns)
+	openTable, _, _ := strings.Cut(open, "msg/s, p50, p99, p99.9, CPU") // the legend follows the tables
+	assert.NotContains(t, openTable, "sys/msg", "a table without counts has no column")
+	assert.Contains(t, strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(SyscallsLegend), " "))
 }

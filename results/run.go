@@ -125,6 +125,11 @@ type Sample struct {
 	ServerPeakRSS int64   `json:"server_peak_rss_bytes"` // VmHWM at the end of the load
 	ClientCPU     float64 `json:"client_cpu_s"`          // the generator's process CPU during the load
 
+	// ServerStats are the server's own counters as it exited (accepted
+	// and rejected connections, its system calls where it counts them);
+	// nil if it printed none (a crash, or a results.json from before).
+	ServerStats *servers.Stats `json:"server_stats,omitempty"`
+
 	Exit       Exit   `json:"server_exit"`
 	ExitDetail string `json:"server_exit_detail,omitempty"` // exit status and the tail of its stderr
 	Error      string `json:"error,omitempty"`              // what kept the sample from being measured

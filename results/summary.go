@@ -50,6 +50,10 @@ type Row struct {
 
 	MsgS, P50, P99, P999 Stat
 	CPUPerM              Stat // server CPU seconds per million verified messages
+	// SyscallsPerMsg is the server's own system calls over its whole life
+	// (Stats.Syscalls, where the architecture counts them) per verified
+	// reply, warm-up included; NaN median where it does not count them.
+	SyscallsPerMsg Stat
 	RSS                  Stat // server peak RSS, bytes
 
 	MBps   Stat    // payload MB (1e6 bytes) per second, each way
@@ -183,7 +187,7 @@ func archOrder(r *Run, scenario string) []string {
 
 func summarizeRow(r *Run, scenario, arch string) Row {
 	row := Row{Arch: arch, ErrorKinds: map[string]int64{}, RSSPerIdle: math.NaN()}
-	var msgs, p50, p99, p999, cpu, rss, mbps, targets, held []float64
+	var msgs, p50, p99, p999, cpu, rss, mbps, targets, held, sys []float64
 	for _, s := range r.Samples {
 		if s.Scenario != scenario || s.Arch != arch {
 			continue
@@ -233,12 +237,15 @@ func summarizeRow(r *Run, scenario, arch string) Row {
 			p999 = append(p999, res.Latency.P999)
 			cpu = append(cpu, s.ServerCPU/float64(res.Requests)*1e6)
 		}
+		if st, n := s.ServerStats, res.Requests+res.WarmupRequests; st != nil && st.Syscalls > 0 && n > 0 {
+			sys = append(sys, float64(st.Syscalls)/float64(n))
+		}
 		if s.ServerPeakRSS > 0 {
 			rss = append(rss, float64(s.ServerPeakRSS))
 		}
 	}
 	row.MsgS, row.P50, row.P99, row.P999 = newStat(msgs), newStat(p50), newStat(p99), newStat(p999)
-	row.CPUPerM, row.RSS = newStat(cpu), newStat(rss)
+	row.CPUPerM, row.RSS, row.SyscallsPerMsg = newStat(cpu), newStat(rss), newStat(sys)
 	row.MBps, row.IdleHeld = newStat(mbps), newStat(held)
 	row.Target = newStat(targets).Median
 	return row

@@ -289,6 +289,7 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 	}
 	died := p.exited()
 	s.Exit, s.ExitDetail = p.stop(o.StopGrace)
+	s.ServerStats = p.exitStats()
 	s.Result = res
 	if j.step != nil && j.step.Fraction == 0 && res != nil {
 		*j.sat = res.RPS

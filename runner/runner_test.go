@@ -321,13 +321,20 @@ scenarios:
 func TestRunRealServers(t *testing.T) {
 	run, err := runner.Run(context.Background(), runner.Options{
 		Suite: suite(t, tinyReal),
-		Archs: []string{"goroutine", "sequential"},
+		Archs: []string{"goroutine", "sequential", "epoll"},
 		Reps:  1,
 	})
 	require.NoError(t, err)
-	require.Len(t, run.Samples, 2)
+	require.Len(t, run.Samples, 3)
 	for _, s := range run.Samples {
 		checkRealSample(t, s)
+		require.NotNil(t, s.ServerStats, "%s: the stats line printed at exit is recorded", s.Arch)
+		assert.Positive(t, s.ServerStats.Accepted, s.Arch)
+		if s.Arch == "epoll" {
+			assert.Greater(t, s.ServerStats.Syscalls, s.Result.Requests, "an event loop counts its system calls")
+		} else {
+			assert.Zero(t, s.ServerStats.Syscalls, "%s does not count its system calls", s.Arch)
+		}
 	}
 }
 

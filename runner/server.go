@@ -46,6 +46,9 @@ type serverProc struct {
 	stderr *tail
 	done   chan struct{} // closed once the process has exited and been reaped
 	err    error         // cmd.Wait's result, valid after done
+
+	stdoutDone chan struct{}  // closed once stdout has ended
+	stats      *servers.Stats // the stats line it printed as it exited; valid after stdoutDone
 }
 
 // startServer starts bin with args, pins it to mask (if any) and waits
@@ -55,7 +58,7 @@ func startServer(ctx context.Context, bin string, args []string, mask *cpuMask, 
 	if err != nil {
 		return nil, fmt.Errorf("runner: %w", err)
 	}
-	p := &serverProc{stderr: &tail{max: 4 << 10}, done: make(chan struct{})}
+	p := &serverProc{stderr: &tail{max: 4 << 10}, done: make(chan struct{}), stdoutDone: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout = pw
 	p.cmd.Stderr = p.stderr
@@ -72,20 +75,32 @@ func startServer(ctx context.Context, bin string, args []string, mask *cpuMask, 
 		close(p.done)
 	}()
 
-	// Read stdout until the listening line, then keep draining it so the
-	// server never blocks on a full pipe.
+	// Read stdout for the listening line, then for the stats line the
+	// server prints as it exits, draining the rest so that the server never
+	// blocks on a full pipe.
 	addrc := make(chan string, 1)
 	scanned := make(chan struct{}) // closed once the listening line is read or stdout ended
 	go func() {
+		defer close(p.stdoutDone)
 		defer pr.Close()
 		sc := bufio.NewScanner(pr)
+		listening := false
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), servers.ListeningPrefix); ok {
+			line := strings.TrimSpace(sc.Text())
+			if a, ok := strings.CutPrefix(line, servers.ListeningPrefix); ok && !listening {
+				listening = true
 				addrc <- a
-				break
+				close(scanned)
+			} else if js, ok := strings.CutPrefix(line, servers.StatsPrefix); ok && listening {
+				var st servers.Stats
+				if json.Unmarshal([]byte(js), &st) == nil {
+					p.stats = &st
+				}
 			}
 		}
-		close(scanned)
+		if !listening {
+			close(scanned)
+		}
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 
@@ -166,6 +181,18 @@ func (p *serverProc) stop(grace time.Duration) (results.Exit, string) {
 	case <-timer.C:
 		p.kill()
 		return results.ExitHang, fmt.Sprintf("no exit within %v of SIGTERM; killed: %s", grace, p.stderr.String())
+	}
+}
+
+// exitStats is the stats line the process printed as it exited, or nil:
+// after it has exited, its stdout ends (waited for up to a second, in case
+// a child of it holds the pipe).
+func (p *serverProc) exitStats() *servers.Stats {
+	select {
+	case <-p.stdoutDone:
+		return p.stats
+	case <-time.After(time.Second):
+		return nil
 	}
 }
 

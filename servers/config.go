@@ -24,6 +24,10 @@ const (
 // accepts connections: "listening on ADDR".
 const ListeningPrefix = "listening on "
 
+// StatsPrefix starts the last line `archbench serve` prints on stdout as it
+// exits: "stats " and the server's Stats as JSON.
+const StatsPrefix = "stats "
+
 // Config is what every architecture is started with. Each field's zero value
 // means its documented default, so a Config serialises into scenario files
 // and results as it is.

@@ -17,6 +17,7 @@ type Core struct {
 	Log *slog.Logger
 
 	accepted, rejected, active, acceptErrs atomic.Int64
+	syscalls                               atomic.Int64
 
 	rejectLog rateLog
 
@@ -62,6 +63,16 @@ func (c *Core) AcceptFailed(err error, wait time.Duration) {
 	c.Log.Warn("accept failed; backing off", "err", err, "retry_in", wait)
 }
 
+// CountSyscalls adds n system calls made by the server's own loops (see
+// Stats.Syscalls). A loop counts in a plain variable and adds its count
+// here once per wake-up, so the shared counter costs one atomic add per
+// wake-up, not per call.
+func (c *Core) CountSyscalls(n int64) {
+	if n != 0 {
+		c.syscalls.Add(n)
+	}
+}
+
 // Stats implements Server.
 func (c *Core) Stats() Stats {
 	return Stats{
@@ -69,6 +80,7 @@ func (c *Core) Stats() Stats {
 		Rejected:     c.rejected.Load(),
 		Active:       c.active.Load(),
 		AcceptErrors: c.acceptErrs.Load(),
+		Syscalls:     c.syscalls.Load(),
 	}
 }
 

@@ -55,6 +55,12 @@ type Stats struct {
 	Rejected     int64 `json:"rejected"`      // closed at once: over MaxConns, or fd too high for select(2)
 	Active       int64 `json:"active"`        // open now
 	AcceptErrors int64 `json:"accept_errors"` // failed accept calls (EMFILE and the like)
+	// Syscalls counts the system calls the server's own serving loops made
+	// (readiness waits, accepts, reads, writes, closes, interest changes,
+	// wake-ups), where the architecture counts them: the hand-written event
+	// loops (select, poll, epoll, epoll-pool, io_uring). 0 = not counted; the
+	// Go runtime's own calls (futex, its poller) are never included.
+	Syscalls int64 `json:"syscalls,omitempty"`
 	// PerLoop counts connections taken by each accept or event loop, where
 	// an architecture spreads them over several (reuseport).
 	PerLoop []int64 `json:"per_loop,omitempty"`

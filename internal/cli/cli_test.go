@@ -124,7 +124,7 @@ func TestServeProcess(t *testing.T) {
 			err = cmd.Wait()
 			assert.NoError(t, err, "exit 0 on SIGTERM; stderr: %s", stderr.String())
 			assert.Less(t, time.Since(start), 5*time.Second)
-			assert.Empty(t, string(rest), "stdout carries only the readiness line")
+			assert.Regexp(t, `^stats \{"accepted":1,.*\}\n$`, string(rest), "stdout carries the readiness line and, at exit, only the stats line")
 			if network == "unix" {
 				_, err := os.Stat(got)
 				assert.True(t, os.IsNotExist(err), "socket file removed on exit")

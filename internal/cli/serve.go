@@ -101,6 +101,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()
 	}
+	// However it ends, the last line on stdout is the server's counters
+	// (the runner records them: accepted, rejected, system calls).
+	defer func() {
+		if b, err := json.Marshal(srv.Stats()); err == nil {
+			fmt.Fprintf(stdout, "%s%s\n", servers.StatsPrefix, b)
+		}
+	}()
 
 	select {
 	case s := <-sig:

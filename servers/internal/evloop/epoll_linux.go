@@ -14,8 +14,9 @@ const epollMaxEvents = 256
 // epollPoller watches descriptors with epoll(7), level-triggered: the
 // kernel keeps the interest set and returns only ready descriptors.
 type epollPoller struct {
-	epfd int
-	buf  []unix.EpollEvent
+	epfd  int
+	buf   []unix.EpollEvent
+	calls int64
 }
 
 // NewEpoll returns a Poller on epoll(7). It owns an epoll descriptor; Close
@@ -44,6 +45,7 @@ func epollEvents(ev Events) uint32 {
 
 func (p *epollPoller) ctl(op, fd int, ev Events) error {
 	e := unix.EpollEvent{Events: epollEvents(ev), Fd: int32(fd)}
+	p.calls++
 	return unix.EpollCtl(p.epfd, op, fd, &e)
 }
 
@@ -69,6 +71,7 @@ func (p *epollPoller) Del(fd int) error {
 }
 
 func (p *epollPoller) Wait(dst []Event, timeout time.Duration) ([]Event, error) {
+	p.calls++
 	n, err := unix.EpollWait(p.epfd, p.buf, ms(timeout))
 	if err == unix.EINTR {
 		return dst, nil
@@ -93,3 +96,4 @@ func (p *epollPoller) Wait(dst []Event, timeout time.Duration) ([]Event, error) 
 }
 
 func (p *epollPoller) Close() error { return unix.Close(p.epfd) }
+func (p *epollPoller) Calls() int64 { return p.calls }

@@ -102,6 +102,11 @@ type loop struct {
 	codecCfg  protocol.CodecConfig
 	log       *slog.Logger
 	draining  bool
+
+	// calls counts the loop's own system calls (its poller's aside) since
+	// they were last added to the server's count (publish).
+	calls     int64
+	pollCalls int64 // the poller's count when last published
 }
 
 func newLoop(s *Server, id, lfd int) (*loop, error) {
@@ -168,12 +173,14 @@ func (l *loop) notify(j *Job) {
 	if !l.wakePending && !l.wakeClosed {
 		l.wakePending = true
 		_, _ = unix.Write(l.wake, wakeValue)
+		l.s.CountSyscalls(1) // from another goroutine: counted at once
 	}
 }
 
 // woken reads the wake eventfd and takes the jobs back from the pool.
 func (l *loop) woken() {
 	_, _ = unix.Read(l.wake, l.wbuf[:])
+	l.calls++
 	l.mu.Lock()
 	l.taken, l.done = l.done, l.taken[:0]
 	l.wakePending = false
@@ -211,7 +218,16 @@ func (l *loop) run() {
 			l.pump()
 		}
 		l.timers()
+		l.publish()
 	}
+}
+
+// publish adds the system calls made since the last publish, the loop's
+// and its poller's, to the server's count.
+func (l *loop) publish() {
+	pc := l.p.Calls()
+	l.s.CountSyscalls(l.calls + pc - l.pollCalls)
+	l.calls, l.pollCalls = 0, pc
 }
 
 // timeout is how long Wait may block: until accepting resumes or the next
@@ -298,6 +314,7 @@ func (l *loop) dispatch(e Event) {
 func (l *loop) accept() {
 	for range acceptBatch {
 		fd, sa, err := unix.Accept4(l.lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		l.calls++
 		if err != nil {
 			if err == unix.EAGAIN {
 				return
@@ -329,17 +346,21 @@ func (l *loop) open(fd int, sa unix.Sockaddr) {
 		// close also sees the count.
 		l.s.Reject("fd too high for "+l.p.Name(), "fd", fd, "max_fd", l.p.MaxFD(), "remote", peer(sa))
 		_ = unix.Close(fd)
+		l.calls++
 		return
 	}
 	if !l.s.Admit() {
 		_ = unix.Close(fd)
+		l.calls++
 		return
 	}
 	if l.tcp {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		l.calls++
 	}
 	if err := l.p.Add(fd, Readable); err != nil {
 		_ = unix.Close(fd)
+		l.calls++
 		l.s.Release()
 		l.log.Warn("closing new connection: cannot watch it", "remote", peer(sa), "err", err)
 		return
@@ -362,6 +383,7 @@ func (l *loop) open(fd int, sa unix.Sockaddr) {
 // the pool. It reports false when c was closed.
 func (l *loop) read(c *conn) bool {
 	n, err := unix.Read(c.fd, l.rbuf)
+	l.calls++
 	var perr error
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
@@ -415,6 +437,7 @@ func (l *loop) flush(c *conn) bool {
 	for c.off < len(c.out) {
 		want := len(c.out) - c.off
 		n, err := unix.Write(c.fd, c.out[c.off:])
+		l.calls++
 		if n > 0 {
 			c.off += n
 			c.last = l.now
@@ -486,6 +509,7 @@ func (l *loop) close(c *conn) {
 	}
 	_ = l.p.Del(c.fd)
 	_ = unix.Close(c.fd)
+	l.calls++
 	l.conns[c.fd] = nil
 	if c.paused {
 		l.s.paused.Add(-1)
@@ -544,6 +568,7 @@ func (l *loop) exit() {
 	if unsent > 0 {
 		l.log.Warn("closed connections with unsent output or unanswered messages", "connections", unsent)
 	}
+	l.publish()
 	l.releaseListener()
 	l.closeFDs()
 }

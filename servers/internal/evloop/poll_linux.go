@@ -10,8 +10,9 @@ import (
 // pollPoller watches descriptors with poll(2): a dense array of the watched
 // descriptors, copied in and scanned on every call.
 type pollPoller struct {
-	fds []unix.PollFd
-	pos []int32 // fd -> index in fds + 1; 0 when not watched
+	fds   []unix.PollFd
+	pos   []int32 // fd -> index in fds + 1; 0 when not watched
+	calls int64
 }
 
 // NewPoll returns a Poller on poll(2).
@@ -78,6 +79,7 @@ func (p *pollPoller) Del(fd int) error {
 }
 
 func (p *pollPoller) Wait(dst []Event, timeout time.Duration) ([]Event, error) {
+	p.calls++
 	n, err := unix.Poll(p.fds, ms(timeout))
 	if err == unix.EINTR {
 		return dst, nil
@@ -107,3 +109,4 @@ func (p *pollPoller) Wait(dst []Event, timeout time.Duration) ([]Event, error) {
 }
 
 func (p *pollPoller) Close() error { return nil }
+func (p *pollPoller) Calls() int64 { return p.calls }

@@ -49,6 +49,10 @@ type Poller interface {
 	Wait(dst []Event, timeout time.Duration) ([]Event, error)
 	// Close releases the poller's own descriptor, if it has one.
 	Close() error
+	// Calls counts the system calls the poller has made: every Wait, and
+	// for epoll every Add, Mod and Del too (select and poll keep their
+	// interest set in user space).
+	Calls() int64
 }
 
 // ms rounds a timeout up to whole milliseconds, as poll(2) and

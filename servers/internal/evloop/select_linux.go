@@ -15,6 +15,7 @@ type selectPoller struct {
 	rres, wres unix.FdSet            // result of the last Wait
 	tv         unix.Timeval
 	maxFD      int // highest registered descriptor, -1 for none
+	calls      int64
 }
 
 // NewSelect returns a Poller on select(2). It cannot watch descriptors at
@@ -79,6 +80,7 @@ func (p *selectPoller) Wait(dst []Event, timeout time.Duration) ([]Event, error)
 		p.tv = unix.NsecToTimeval(int64(timeout))
 		tv = &p.tv
 	}
+	p.calls++
 	n, err := unix.Select(p.maxFD+1, &p.rres, &p.wres, nil, tv)
 	if err == unix.EINTR {
 		return dst, nil
@@ -104,3 +106,4 @@ func (p *selectPoller) Wait(dst []Event, timeout time.Duration) ([]Event, error)
 }
 
 func (p *selectPoller) Close() error { return nil }
+func (p *selectPoller) Calls() int64 { return p.calls }
