@@ -54,7 +54,7 @@ type Row struct {
 	// (Stats.Syscalls, where the architecture counts them) per verified
 	// reply, warm-up included; NaN median where it does not count them.
 	SyscallsPerMsg Stat
-	RSS                  Stat // server peak RSS, bytes
+	RSS            Stat // server peak RSS, bytes
 
 	MBps   Stat    // payload MB (1e6 bytes) per second, each way
 	Target float64 // open loop: median offered rate (each architecture's own in a rate sweep)
