@@ -63,6 +63,12 @@ func (s *SQE) PrepCancelFD(fd int) {
 	s.Opcode, s.FD, s.OpFlags = OpAsyncCancel, int32(fd), CancelFD|CancelAll
 }
 
+// PrepCancelAny prepares the cancellation of every request in flight on
+// the ring (Linux 5.19); the completion's res is how many were found.
+func (s *SQE) PrepCancelAny() {
+	s.Opcode, s.FD, s.OpFlags = OpAsyncCancel, -1, CancelAny|CancelAll
+}
+
 // PrepClose prepares close(fd).
 func (s *SQE) PrepClose(fd int) { s.Opcode, s.FD = OpClose, int32(fd) }
 

@@ -78,12 +78,20 @@ const (
 	FeatRsrcTags       Features = 1 << 10 // IORING_FEAT_RSRC_TAGS
 	FeatCQESkip        Features = 1 << 11 // IORING_FEAT_CQE_SKIP
 	FeatLinkedFile     Features = 1 << 12 // IORING_FEAT_LINKED_FILE
+	// Newer than the header on this machine; from upstream
+	// include/uapi/linux/io_uring.h.
+	FeatRegRegRing     Features = 1 << 13 // IORING_FEAT_REG_REG_RING (6.3)
+	FeatRecvSendBundle Features = 1 << 14 // IORING_FEAT_RECVSEND_BUNDLE (6.10)
+	FeatMinTimeout     Features = 1 << 15 // IORING_FEAT_MIN_TIMEOUT (6.12)
+	FeatRWAttr         Features = 1 << 16 // IORING_FEAT_RW_ATTR (6.14)
+	FeatNoIOWait       Features = 1 << 17 // IORING_FEAT_NO_IOWAIT (6.15)
 )
 
 var featNames = []string{
 	"single_mmap", "nodrop", "submit_stable", "rw_cur_pos", "cur_personality",
 	"fast_poll", "poll_32bits", "sqpoll_nonfixed", "ext_arg", "native_workers",
-	"rsrc_tags", "cqe_skip", "linked_file",
+	"rsrc_tags", "cqe_skip", "linked_file", "reg_reg_ring", "recvsend_bundle",
+	"min_timeout", "rw_attr", "no_iowait",
 }
 
 // io_uring_enter(2) flags (IORING_ENTER_*).
@@ -113,6 +121,7 @@ const (
 
 	CancelAll uint32 = 1 << 0 // IORING_ASYNC_CANCEL_ALL: every match, not the first
 	CancelFD  uint32 = 1 << 1 // IORING_ASYNC_CANCEL_FD: match sqe->fd, not user_data
+	CancelAny uint32 = 1 << 2 // IORING_ASYNC_CANCEL_ANY: match every request
 )
 
 // mmap offsets (IORING_OFF_*).
