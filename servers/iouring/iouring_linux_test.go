@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +35,125 @@ func TestConformance(t *testing.T) {
 			servertest.Run(t, a, servers.Config{Framing: f})
 		})
 	}
+}
+
+// singleShotArch is io_uring with Options.SingleShotRecv, registered in this
+// test binary only (the EMFILE child is this binary too), so the
+// conformance suite runs the single-shot receive path as well.
+const singleShotArch = "io_uring-single-recv"
+
+func init() {
+	servers.Register(servers.Arch{
+		Name:    singleShotArch,
+		Summary: "io_uring with one receive armed at a time (tests only)",
+		New: func(cfg servers.Config) (servers.Server, error) {
+			return NewServer(cfg, Options{SingleShotRecv: true})
+		},
+	})
+}
+
+// TestConformanceVariants runs the suite on the single-shot receive path
+// and with several rings sharing the listener.
+func TestConformanceVariants(t *testing.T) {
+	skipIfUnavailable(t)
+	if testing.Short() {
+		t.Skip("the variants repeat the suite; -short runs the default one only")
+	}
+	for _, v := range []struct {
+		name, arch string
+		loops      int
+	}{
+		{name: "single-recv", arch: singleShotArch, loops: 1},
+		{name: "loops=2", arch: "io_uring", loops: 2},
+	} {
+		a, err := servers.Lookup(v.arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(v.name, func(t *testing.T) {
+			for _, f := range []protocol.Framing{protocol.Raw, protocol.Line, protocol.Length} {
+				t.Run(f.String(), func(t *testing.T) {
+					servertest.Run(t, a, servers.Config{Framing: f, Loops: v.loops})
+				})
+			}
+		})
+	}
+}
+
+// TestForcedShutdown: a client that never reads holds pending output; a
+// Shutdown whose context ends closes it anyway, returns the context's
+// error soon after, and leaves no descriptor behind.
+func TestForcedShutdown(t *testing.T) {
+	skipIfUnavailable(t)
+	// Let the runtime's poller exist before counting descriptors.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		ln.Close()
+	}
+	fds0 := fdCount(t)
+	cfg := servers.Config{Network: "tcp", Addr: "127.0.0.1:0", OutCap: 1 << 20}
+	s, err := NewServer(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.Dial("tcp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Write until the server stops reading (backpressure) for good: the
+	// socket buffers are full both ways, and output is left pending.
+	chunk := []byte(strings.Repeat("a", 64<<10))
+	written, stalls := 0, 0
+	for end := time.Now().Add(20 * time.Second); stalls < 3 || s.Paused() == 0; {
+		if time.Now().After(end) {
+			t.Fatalf("the server took %d KiB from a client that never reads and did not stop", written>>10)
+		}
+		_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+		n, err := c.Write(chunk)
+		written += n
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("writing at %d bytes: %v", written, err)
+		}
+		if n == 0 {
+			stalls++
+		} else {
+			stalls = 0
+		}
+	}
+	t.Logf("the server took %d KiB and paused the connection", written>>10)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	t0 := time.Now()
+	if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want context.DeadlineExceeded (the client never reads)", err)
+	}
+	if d := time.Since(t0); d > 3*time.Second {
+		t.Errorf("forced Shutdown took %v", d)
+	}
+	if err := s.Err(); err != nil {
+		t.Errorf("Err after Shutdown = %v, want nil", err)
+	}
+	// The connection is gone: reading ends (EOF or reset) after the
+	// replies the kernel still held.
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.Copy(io.Discard, c); err != nil && !errors.Is(err, unix.ECONNRESET) {
+		t.Errorf("reading after a forced Shutdown: %v, want EOF or a reset", err)
+	}
+	if n := fdCount(t); n > fds0+1 { // +1: the client
+		t.Errorf("%d descriptors open after Shutdown, %d before the server started (and 1 client)", n, fds0)
+	}
+}
+
+func fdCount(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("needs /proc: %v", err)
+	}
+	return len(ents)
 }
 
 // TestHelperProcess is the child process of the EMFILE case; it does

@@ -591,10 +591,12 @@ func (l *loop) settle(c *conn) {
 		}
 	}
 	p := c.pending()
-	if p >= l.outCap {
+	if p >= l.outCap && !c.paused {
 		c.paused = true
+		l.s.paused.Add(1)
 	} else if c.paused && p <= l.outCap/2 {
 		c.paused = false
+		l.s.paused.Add(-1)
 	}
 	want := !c.eof && !c.paused
 	switch {
@@ -649,6 +651,9 @@ func (l *loop) finishClose(c *conn) {
 		return
 	}
 	l.closeFD(c.fd)
+	if c.paused {
+		l.s.paused.Add(-1)
+	}
 	l.conns[c.slot] = nil
 	l.gens[c.slot]++
 	l.free = append(l.free, c.slot)
@@ -727,6 +732,9 @@ func (l *loop) exit() {
 		}
 		if c.pending() > 0 {
 			unsent++
+		}
+		if c.paused {
+			l.s.paused.Add(-1)
 		}
 		_ = unix.Close(c.fd)
 		l.other.Add(1)

@@ -32,6 +32,7 @@ type Server struct {
 
 	lnRefs   atomic.Int32  // loops still accepting; the last one closes the listener
 	live     atomic.Int32  // loops still running; the last one closes exited
+	paused   atomic.Int64  // connections not read because of backpressure
 	stopping atomic.Bool   // Shutdown began: stop accepting and reading, flush, close
 	force    atomic.Bool   // close every connection now and exit
 	aborted  atomic.Bool   // Start failed: loops that set up exit at once
@@ -156,6 +157,10 @@ func (s *Server) Syscalls() uint64 {
 	}
 	return n
 }
+
+// Paused reports how many connections are not being read right now
+// because their pending output reached Config.OutCap (backpressure).
+func (s *Server) Paused() int64 { return s.paused.Load() }
 
 // Shutdown implements servers.Server. The loops stop accepting (the last
 // one closes the listener) and reading, and close each connection once its
