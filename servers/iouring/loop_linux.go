@@ -48,15 +48,25 @@ const (
 	kindDone   // nothing to do on its completion: a close, a cancellation of accept or of everything
 )
 
+// user_data layout: kind in the low byte, the slot's generation in the
+// next 24 bits, the slot in the high 32.
+const (
+	kindBits  = 8
+	genBits   = 24
+	slotShift = kindBits + genBits
+	kindMask  = 1<<kindBits - 1
+	genMask   = 1<<genBits - 1
+)
+
 // userData packs a request's kind and its connection's slot and generation:
 // a completion can then be matched to its connection without a map, and one
 // for a slot reused since is recognised.
 func userData(kind uint64, slot, gen uint32) uint64 {
-	return kind | uint64(gen&0xffffff)<<8 | uint64(slot)<<32
+	return kind | uint64(gen&genMask)<<kindBits | uint64(slot)<<slotShift
 }
 
 func splitUserData(u uint64) (kind uint64, slot, gen uint32) {
-	return u & 0xff, uint32(u >> 32), uint32(u>>8) & 0xffffff
+	return u & kindMask, uint32(u >> slotShift), uint32(u>>kindBits) & genMask
 }
 
 // wakeSink receives the eventfd counter of every loop's wake read. Nobody
@@ -655,7 +665,7 @@ func (l *loop) finishClose(c *conn) {
 		l.s.paused.Add(-1)
 	}
 	l.conns[c.slot] = nil
-	l.gens[c.slot]++
+	l.gens[c.slot] = (l.gens[c.slot] + 1) & genMask
 	l.free = append(l.free, c.slot)
 	l.nconns--
 	l.s.Release()
@@ -751,6 +761,7 @@ func (l *loop) exit() {
 	}
 	if l.ring != nil {
 		_ = l.ring.Close()
+		l.log.Debug("io_uring loop stopped", "syscalls", l.syscalls())
 	}
 	l.mu.Lock()
 	if l.wake >= 0 {

@@ -129,7 +129,7 @@ func disabledReason() string {
 // them. With FeatSingleMmap (Linux 5.4) one mapping holds both rings.
 func (r *Ring) mmap() error {
 	p := &r.params
-	sqSize := int(p.sqOff.array + p.SQEntries*4)
+	sqSize := int(p.sqOff.array + p.SQEntries*uint32(unsafe.Sizeof(uint32(0))))
 	cqSize := int(p.cqOff.cqes + p.CQEntries*uint32(unsafe.Sizeof(CQE{})))
 	single := p.Features&FeatSingleMmap != 0
 	if single {

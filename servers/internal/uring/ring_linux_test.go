@@ -2,6 +2,7 @@ package uring
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -99,6 +100,41 @@ func TestNopCompletes(t *testing.T) {
 	if r.Ready() != 0 {
 		t.Errorf("Ready = %d after Reap, want 0", r.Ready())
 	}
+}
+
+// TestSingleIssuer sets a ring up as the io_uring server does, held to one
+// thread with deferred task work, and completes a no-op on it.
+func TestSingleIssuer(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		r, err := New(Options{Entries: 8, Flags: SetupSingleIssuer | SetupDeferTaskrun})
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, ErrUnavailable) {
+			t.Logf("kernel without single_issuer/defer_taskrun (Linux 6.1): %v", err)
+			return
+		}
+		if err != nil {
+			t.Errorf("New: %v", err)
+			return
+		}
+		defer r.Close()
+		sqe := r.GetSQE()
+		sqe.PrepNop()
+		sqe.UserData = 42
+		if _, err := r.SubmitAndWait(1, time.Second); err != nil {
+			t.Errorf("SubmitAndWait: %v", err)
+			return
+		}
+		if cqes := r.Reap(nil); len(cqes) != 1 || cqes[0].UserData != 42 {
+			t.Errorf("completions %+v, want one with user_data 42", cqes)
+		}
+		if r.Flags()&SetupDeferTaskrun == 0 {
+			t.Errorf("Flags() = %v, want defer_taskrun", r.Flags())
+		}
+	}()
+	<-done
 }
 
 // TestQueueFull fills the submission queue, then submits and reuses it
