@@ -235,7 +235,10 @@ func rowNotes(r results.Row) string {
 	if r.Hangs > 0 {
 		n = append(n, fmt.Sprintf("hang %d/%d", r.Hangs, r.Runs))
 	}
-	if r.Failed > 0 {
+	switch {
+	case r.Unavailable != "":
+		n = append(n, "unavailable here: "+r.Unavailable)
+	case r.Failed > 0:
 		n = append(n, fmt.Sprintf("no result %d/%d", r.Failed, r.Runs))
 	}
 	if r.ErrorKinds[loadgen.ErrMismatch] > 0 {

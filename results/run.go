@@ -133,6 +133,10 @@ type Sample struct {
 	Exit       Exit   `json:"server_exit"`
 	ExitDetail string `json:"server_exit_detail,omitempty"` // exit status and the tail of its stderr
 	Error      string `json:"error,omitempty"`              // what kept the sample from being measured
+	// Unavailable is the reason the server gave for not running on this
+	// machine at all (servers.ErrUnavailable: io_uring switched off, ...);
+	// Error is set too. A result about the machine, not a failure.
+	Unavailable string `json:"unavailable,omitempty"`
 }
 
 // OK reports whether the sample has a measurement and its server stopped cleanly.

@@ -75,6 +75,9 @@ type Row struct {
 	Ratio      float64          // MsgS.Median over the best row's, or over the target rate in an open loop (NaN if unmeasured)
 
 	Crashes, Hangs, Failed int // repetitions whose server crashed, hung, or that have no load result
+	// Unavailable is why the architecture cannot run on this machine, as
+	// its server said (Failed counts those repetitions too); "" if it ran.
+	Unavailable string
 }
 
 // Table is one scenario's rows, best first.
@@ -201,6 +204,9 @@ func summarizeRow(r *Run, scenario, arch string) Row {
 		}
 		if s.Result == nil {
 			row.Failed++
+			if s.Unavailable != "" {
+				row.Unavailable = s.Unavailable
+			}
 			continue
 		}
 		res := s.Result

@@ -13,6 +13,7 @@ import (
 	"archbench/loadgen"
 	"archbench/results"
 	"archbench/scenarios"
+	"archbench/servers"
 )
 
 // Defaults for Options' zero values.
@@ -268,6 +269,7 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 	p, err := startServer(ctx, o.Binary, args, mask, o.StartTimeout)
 	if err != nil {
 		s.Error = err.Error()
+		s.Unavailable = unavailableReason(s.Error)
 		return s
 	}
 	cfg.Addr = p.addr
@@ -301,6 +303,17 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 		s.Error = fmt.Sprintf("%v: %s", ErrServerDied, s.ExitDetail)
 	}
 	return s
+}
+
+// unavailableReason is the reason a server that could not start gave for
+// not running on this machine at all (its last stderr line wraps
+// servers.ErrUnavailable), or "".
+func unavailableReason(startErr string) string {
+	_, reason, ok := strings.Cut(startErr, servers.ErrUnavailable.Error()+": ")
+	if !ok {
+		return ""
+	}
+	return strings.TrimSpace(reason)
 }
 
 // summary is a sample in a few words for the progress line.

@@ -21,6 +21,7 @@ import (
 
 	"archbench/internal/cli"
 	"archbench/loadgen"
+	"archbench/report"
 	"archbench/results"
 	"archbench/runner"
 	"archbench/scenarios"
@@ -77,6 +78,9 @@ func serve(args []string) int {
 	case "fake-early":
 		fmt.Fprintln(os.Stderr, "cannot bind: boom")
 		return 1
+	case "fake-unavailable": // as serve says it for io_uring where it is switched off
+		fmt.Fprintln(os.Stderr, "archbench: serve: io_uring: "+servers.ErrUnavailable.Error()+": uring: io_uring unavailable: io_uring_setup: operation not permitted")
+		return 2
 	case "fake-die":
 		listening()
 		time.Sleep(50 * time.Millisecond)
@@ -204,19 +208,27 @@ func TestRunServerHangs(t *testing.T) {
 func TestRunServerStartFailures(t *testing.T) {
 	run, err := runner.Run(context.Background(), runner.Options{
 		Suite:        suite(t, tinyFake),
-		Archs:        []string{"fake-silent", "fake-early"},
+		Archs:        []string{"fake-silent", "fake-early", "fake-unavailable"},
 		Reps:         1,
-		StartTimeout: 300 * time.Millisecond,
+		StartTimeout: 2 * time.Second, // a -race binary on a busy machine can take a while to start
 		Load:         (&fakeLoad{}).run,
 	})
 	require.NoError(t, err)
-	require.Len(t, run.Samples, 2)
-	silent, early := run.Samples[0], run.Samples[1]
+	require.Len(t, run.Samples, 3)
+	silent, early, unavailable := run.Samples[0], run.Samples[1], run.Samples[2]
 	assert.Nil(t, silent.Result)
-	assert.Contains(t, silent.Error, `no "listening on ADDR" line within 300ms`)
+	assert.Contains(t, silent.Error, `no "listening on ADDR" line within 2s`)
 	assert.Nil(t, early.Result)
 	assert.Contains(t, early.Error, "exit status 1 before listening")
 	assert.Contains(t, early.Error, "cannot bind: boom")
+	assert.Empty(t, early.Unavailable, "a failed start is not a machine without the feature")
+
+	assert.Nil(t, unavailable.Result)
+	assert.Contains(t, unavailable.Error, "exit status 2 before listening")
+	assert.Equal(t, "uring: io_uring unavailable: io_uring_setup: operation not permitted", unavailable.Unavailable)
+	var b bytes.Buffer
+	require.NoError(t, report.NewTextReporter(run)(&b))
+	assert.Contains(t, b.String(), "unavailable here: uring: io_uring unavailable", "the table says so")
 }
 
 func TestRunServerDiesDuringLoad(t *testing.T) {

@@ -24,6 +24,12 @@ var (
 	ErrUnknownArch = errors.New("servers: unknown architecture")
 	// ErrStopped: the server's serving loop ended on its own (Err wraps the cause).
 	ErrStopped = errors.New("servers: serving stopped unexpectedly")
+	// ErrUnavailable: the architecture cannot run on this machine (io_uring
+	// switched off by a sysctl or a seccomp filter, an old kernel); Start
+	// wraps it with the reason in one line. A result, not a defect: the
+	// conformance suite skips, serve exits 2, the runner reports the row
+	// as unavailable.
+	ErrUnavailable = errors.New("servers: unavailable on this machine")
 )
 
 // Server is one architecture serving the uppercase-echo protocol.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -147,4 +148,14 @@ func buildBinary(t *testing.T) string {
 	out, err := exec.Command("go", "build", "-o", bin, "archbench/cmd/archbench").CombinedOutput()
 	require.NoError(t, err, "go build: %s", out)
 	return bin
+}
+
+// An architecture that cannot run here (io_uring switched off) is one line
+// and exit 2; any other failed start is exit 1.
+func TestServeUnavailable(t *testing.T) {
+	setup := fmt.Errorf("uring: io_uring unavailable: io_uring_setup: %w", syscall.EPERM)
+	err := startError("io_uring", fmt.Errorf("%w: %w", servers.ErrUnavailable, setup))
+	assert.Equal(t, 2, ExitCode(err))
+	assert.Equal(t, "serve: io_uring: servers: unavailable on this machine: uring: io_uring unavailable: io_uring_setup: operation not permitted", err.Error())
+	assert.Equal(t, 1, ExitCode(startError("epoll", syscall.EADDRINUSE)))
 }

@@ -95,7 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: %w", err)
 	}
 	if err := srv.Start(); err != nil {
-		return fmt.Errorf("serve: %w", err)
+		return startError(a.Name, err)
 	}
 	fmt.Fprintf(stdout, "%s%s\n", servers.ListeningPrefix, srv.Addr())
 	if f, ok := stdout.(*os.File); ok {
@@ -126,6 +126,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("serve: %s: %w", a.Name, err)
 	}
 	return nil
+}
+
+// startError is serve's error for a server that could not start: one line
+// and exit 2 when the architecture cannot run on this machine at all
+// (servers.ErrUnavailable), exit 1 otherwise.
+func startError(arch string, err error) error {
+	if errors.Is(err, servers.ErrUnavailable) {
+		return usagef("serve: %s: %v", arch, err)
+	}
+	return fmt.Errorf("serve: %w", err)
 }
 
 // configFlag is --config: a servers.Config as JSON, decoded over the

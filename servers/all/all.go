@@ -17,6 +17,7 @@ import (
 	"archbench/servers/gnetpool"
 	"archbench/servers/gnetsrv"
 	"archbench/servers/goroutine"
+	"archbench/servers/iouring"
 	"archbench/servers/poll"
 	"archbench/servers/reuseport"
 	"archbench/servers/selectsrv"
@@ -34,6 +35,7 @@ var archs = []servers.Arch{
 	poll.Arch,
 	epoll.Arch,
 	epollpool.Arch,
+	iouring.Arch,
 	gnetsrv.Arch,
 	gnetpool.Arch,
 	eviosrv.Arch,

@@ -226,6 +226,9 @@ func (e *env) build(tweak func(*servers.Config)) *server {
 			// by design (e.g. SO_REUSEPORT on a unix socket).
 			e.t.Skipf("%s does not support %s %s: %v", e.target.Name, cfg.Network, cfg.Addr, err)
 		}
+		if errors.Is(err, servers.ErrUnavailable) {
+			e.t.Skipf("%s cannot run here: %v", e.target.Name, err)
+		}
 		e.t.Fatalf("Start: %v", err)
 	}
 	if s.Addr() == nil {
