@@ -72,7 +72,9 @@
 // Then the buffer ring is unregistered and unmapped, and the ring and the
 // eventfd are closed. Shutdown returns when every loop goroutine has.
 // A loop whose io_uring_enter fails for good stops the whole server this
-// way, and Err reports servers.ErrStopped wrapping the cause.
+// way, and Err reports servers.ErrStopped wrapping the cause. This life
+// cycle, and each loop's accept back-off and idle-sweep timers, are
+// servers/internal/loopgroup's, shared with evloop.
 //
 // # Unavailable
 //

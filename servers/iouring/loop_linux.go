@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/loopgroup"
 	"archbench/servers/internal/msgbatch"
 	"archbench/servers/internal/uring"
 )
@@ -124,9 +124,7 @@ type loop struct {
 	acceptArmed  bool
 	acceptCancel bool
 	recvMulti    bool // multishot receive (Linux 6.0); else one receive per completion
-	lnHeld       bool // still counted in Server.lnRefs
-	resumeAt     time.Time
-	backoff      servers.Backoff
+	lnHeld       bool // still holding the group's listener
 
 	conns  []*conn // by slot; nil is free
 	free   []uint32
@@ -134,15 +132,14 @@ type loop struct {
 	nconns int
 	ops    int // requests in flight on the ring, every kind
 
-	cqes      []uring.CQE
-	now       time.Time
-	idle      time.Duration
-	sweepIvl  time.Duration
-	nextSweep time.Time
-	outCap    int
-	codecCfg  protocol.CodecConfig
-	log       *slog.Logger
-	draining  bool
+	cqes     []uring.CQE
+	now      time.Time
+	idle     time.Duration      // Config.IdleTimeout
+	sched    loopgroup.Schedule // accept back-off and idle sweeps
+	outCap   int
+	codecCfg protocol.CodecConfig
+	log      *slog.Logger
+	draining bool
 }
 
 func newLoop(s *Server, id, lfd int) *loop {
@@ -158,10 +155,7 @@ func newLoop(s *Server, id, lfd int) *loop {
 		log:         s.Log.With("loop", id),
 		now:         time.Now(),
 	}
-	if l.idle > 0 {
-		l.sweepIvl = min(max(l.idle/4, time.Millisecond), time.Second)
-		l.nextSweep = l.now.Add(l.sweepIvl)
-	}
+	l.sched = loopgroup.NewSchedule(l.idle, l.now)
 	return l
 }
 
@@ -173,7 +167,7 @@ func (l *loop) syscalls() uint64 {
 	return n
 }
 
-// run is the loop's goroutine. It sets the ring up, reports to Start on
+// run is the loop's goroutine (started by Group.Go). It sets the ring up, reports to Start on
 // ready, waits for begin, and serves. The goroutine stays locked to its
 // thread for good: with IORING_SETUP_SINGLE_ISSUER the kernel accepts
 // submissions from the creating thread only, and the ring's task work runs
@@ -181,7 +175,6 @@ func (l *loop) syscalls() uint64 {
 // Go runtime ends that thread too.
 func (l *loop) run(ready chan<- error, begin <-chan struct{}) {
 	runtime.LockOSThread()
-	defer l.s.loopExited()
 	defer l.exit()
 	err := l.setup()
 	if err != nil {
@@ -298,7 +291,7 @@ func (l *loop) sqe() *uring.SQE {
 // submitFailed ends the server when no SQE can be had: the kernel takes
 // none, which nothing in the loop can repair.
 func (l *loop) submitFailed() {
-	l.s.fail(fmt.Errorf("%w: io_uring loop %d: the submission queue stays full", servers.ErrStopped, l.id))
+	l.s.group.Fail(fmt.Errorf("%w: io_uring loop %d: the submission queue stays full", servers.ErrStopped, l.id))
 }
 
 func (l *loop) armWake() {
@@ -324,10 +317,10 @@ func (l *loop) armAccept() {
 
 func (l *loop) serve() {
 	for {
-		if l.s.force.Load() {
+		if l.s.group.Forced() {
 			return
 		}
-		if !l.draining && l.s.stopping.Load() {
+		if !l.draining && l.s.group.Stopping() {
 			l.drain()
 		}
 		if l.draining && l.nconns == 0 && !l.acceptArmed {
@@ -339,10 +332,10 @@ func (l *loop) serve() {
 			if l.ring.Ready() > 0 {
 				wait = 0
 			}
-			if _, err := l.ring.SubmitAndWait(wait, l.timeout()); err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
+			if _, err := l.ring.SubmitAndWait(wait, l.sched.Timeout(time.Now())); err != nil && !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
 				// EBUSY and EAGAIN: the kernel is short of room for
 				// completions; reaping makes some.
-				l.s.fail(fmt.Errorf("%w: io_uring loop %d: %w", servers.ErrStopped, l.id, err))
+				l.s.group.Fail(fmt.Errorf("%w: io_uring loop %d: %w", servers.ErrStopped, l.id, err))
 				return
 			}
 		}
@@ -355,32 +348,14 @@ func (l *loop) serve() {
 	}
 }
 
-// timeout is how long a wait may block: until accepting resumes or the
-// next idle sweep, or forever.
-func (l *loop) timeout() time.Duration {
-	if l.draining {
-		return -1 // only the wake read and flushing connections matter now
-	}
-	d := time.Duration(-1)
-	now := time.Now()
-	if !l.resumeAt.IsZero() {
-		d = max(l.resumeAt.Sub(now), 0)
-	}
-	if l.idle > 0 {
-		if s := max(l.nextSweep.Sub(now), 0); d < 0 || s < d {
-			d = s
-		}
-	}
-	return d
-}
-
+// timers re-arms the accept after a back-off and sweeps idle
+// connections, when due. Draining, the schedule has no wait timeout: only
+// the wake read and flushing connections matter then.
 func (l *loop) timers() {
-	if !l.resumeAt.IsZero() && !l.now.Before(l.resumeAt) && !l.draining {
-		l.resumeAt = time.Time{}
+	if l.sched.ResumeDue(l.now) {
 		l.armAccept()
 	}
-	if l.idle > 0 && !l.now.Before(l.nextSweep) {
-		l.nextSweep = l.now.Add(l.sweepIvl)
+	if l.sched.SweepDue(l.now) {
 		for _, c := range l.conns {
 			if c != nil && !c.closing && l.now.Sub(c.last) >= l.idle {
 				l.log.Info("closing idle connection", "remote", l.peer(c), "idle_timeout", l.idle)
@@ -441,7 +416,7 @@ func (l *loop) accepted(cqe uring.CQE) {
 	}
 	switch {
 	case cqe.Res >= 0:
-		l.backoff.Reset()
+		l.sched.Accepted()
 		l.open(int(cqe.Res))
 	case cqe.Res == -int32(unix.ECANCELED):
 	case cqe.Res == -int32(unix.EINVAL) && l.acceptMulti:
@@ -451,16 +426,14 @@ func (l *loop) accepted(cqe uring.CQE) {
 	default:
 		err := unix.Errno(-cqe.Res)
 		if !servers.IsRetryable(err) {
-			d := l.backoff.Next()
-			l.s.AcceptFailed(fmt.Errorf("accept: %w", err), d)
-			l.resumeAt = l.now.Add(d)
+			l.s.AcceptFailed(fmt.Errorf("accept: %w", err), l.sched.BackOff(l.now))
 		}
 	}
 	switch {
 	case l.acceptArmed:
 	case l.draining:
 		l.releaseListener()
-	case l.resumeAt.IsZero():
+	case !l.sched.AcceptPaused():
 		l.armAccept()
 	}
 }
@@ -601,13 +574,7 @@ func (l *loop) settle(c *conn) {
 		}
 	}
 	p := c.pending()
-	if p >= l.outCap && !c.paused {
-		c.paused = true
-		l.s.paused.Add(1)
-	} else if c.paused && p <= l.outCap/2 {
-		c.paused = false
-		l.s.paused.Add(-1)
-	}
+	l.s.group.Backpressure(&c.paused, p, l.outCap)
 	want := !c.eof && !c.paused
 	switch {
 	case want && !c.recvArmed:
@@ -661,9 +628,7 @@ func (l *loop) finishClose(c *conn) {
 		return
 	}
 	l.closeFD(c.fd)
-	if c.paused {
-		l.s.paused.Add(-1)
-	}
+	l.s.group.Unpause(c.paused)
 	l.conns[c.slot] = nil
 	l.gens[c.slot] = (l.gens[c.slot] + 1) & genMask
 	l.free = append(l.free, c.slot)
@@ -675,7 +640,7 @@ func (l *loop) finishClose(c *conn) {
 // stops reading, and each closes once its replies are written.
 func (l *loop) drain() {
 	l.draining = true
-	l.resumeAt = time.Time{}
+	l.sched.Drain()
 	if l.acceptArmed && !l.acceptCancel {
 		if sqe := l.sqe(); sqe != nil {
 			sqe.PrepCancel(userData(kindAccept, 0, 0))
@@ -702,7 +667,7 @@ func (l *loop) drain() {
 func (l *loop) releaseListener() {
 	if l.lnHeld {
 		l.lnHeld = false
-		l.s.releaseListener()
+		l.s.group.ReleaseListener()
 	}
 }
 
@@ -743,9 +708,7 @@ func (l *loop) exit() {
 		if c.pending() > 0 {
 			unsent++
 		}
-		if c.paused {
-			l.s.paused.Add(-1)
-		}
+		l.s.group.Unpause(c.paused)
 		_ = unix.Close(c.fd)
 		l.other.Add(1)
 		l.s.Release()
@@ -794,18 +757,7 @@ func (l *loop) peer(c *conn) string {
 	if err != nil {
 		return "unknown"
 	}
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
-	case *unix.SockaddrUnix:
-		if a.Name == "" {
-			return "unix"
-		}
-		return a.Name
-	}
-	return "unknown"
+	return loopgroup.Peer(sa)
 }
 
 // peerIf is peer when the log is enabled at level, so that a disabled

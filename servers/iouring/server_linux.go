@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"archbench/servers"
+	"archbench/servers/internal/loopgroup"
 	"archbench/servers/internal/uring"
 )
 
@@ -23,28 +22,16 @@ type Server struct {
 	servers.Core
 	opts Options
 
-	mu    sync.Mutex // guards state, ln and loops
-	state int        // idle, running or stopped
-	ln    *servers.RawListener
+	// group is the loops' life cycle: state, listener, Shutdown.
+	group loopgroup.Group
+	mu    sync.Mutex // guards loops, set in Start
 	loops []*loop
 
 	featMu sync.Mutex // guards feats, set by loop 0 while Start holds mu
 	feats  string     // what the kernel offered and the loops use; see Features
 
-	lnRefs   atomic.Int32  // loops still accepting; the last one closes the listener
-	live     atomic.Int32  // loops still running; the last one closes exited
-	paused   atomic.Int64  // connections not read because of backpressure
-	stopping atomic.Bool   // Shutdown began: stop accepting and reading, flush, close
-	force    atomic.Bool   // close every connection now and exit
-	aborted  atomic.Bool   // Start failed: loops that set up exit at once
-	exited   chan struct{} // closed when every loop has returned
+	aborted atomic.Bool // Start failed: loops that set up exit at once
 }
-
-const (
-	idle = iota
-	running
-	stopped
-)
 
 var _ servers.Server = (*Server)(nil)
 
@@ -53,17 +40,9 @@ var _ servers.Server = (*Server)(nil)
 // and Logger are taken as their defaults anyway. Whether io_uring can be
 // used here is known only at Start, which sets the rings up.
 func NewServer(cfg servers.Config, o Options) (*Server, error) {
-	if cfg.Loops <= 0 {
-		cfg.Loops = servers.DefaultLoops
-	}
-	if cfg.OutCap <= 0 {
-		cfg.OutCap = servers.DefaultOutCap
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s := &Server{opts: o, exited: make(chan struct{})}
-	s.InitCore(cfg)
+	s := &Server{opts: o}
+	s.InitCore(loopgroup.Defaults(cfg))
+	s.group.Init(&s.Core, "io_uring loop", loopgroup.Hooks{Wake: s.wakeAll})
 	return s, nil
 }
 
@@ -72,35 +51,32 @@ func NewServer(cfg servers.Config, o Options) (*Server, error) {
 // When io_uring cannot be used here the error wraps uring.ErrUnavailable
 // and says why in one line.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state != idle {
-		return servers.ErrClosed
-	}
-	ln, err := servers.ListenRaw(s.Cfg)
-	if err != nil {
-		return err
-	}
+	return s.group.Start(s.launch)
+}
+
+// launch starts the loops on ln, for Group.Start, and waits until each has
+// set its ring up. If one could not, they all exit (Start waits for them)
+// and the error wraps servers.ErrUnavailable where io_uring is the cause.
+func (s *Server) launch(ln *servers.RawListener) error {
 	if s.Cfg.Network != "unix" {
 		// Accepted sockets inherit TCP_NODELAY from the listener on Linux:
 		// one system call here instead of one per connection.
 		if err := unix.SetsockoptInt(ln.FD, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
-			ln.Close()
 			return fmt.Errorf("iouring: TCP_NODELAY on the listener: %w", err)
 		}
 	}
-	s.ln = ln
-	s.loops = make([]*loop, s.Cfg.Loops)
-	s.lnRefs.Store(int32(len(s.loops)))
-	s.live.Store(int32(len(s.loops)))
-	ready := make(chan error, len(s.loops))
+	loops := make([]*loop, s.Cfg.Loops)
+	s.mu.Lock()
+	s.loops = loops
+	s.mu.Unlock()
+	ready := make(chan error, len(loops))
 	begin := make(chan struct{})
-	for i := range s.loops {
-		s.loops[i] = newLoop(s, i, ln.FD)
-		go s.loops[i].run(ready, begin)
+	for i := range loops {
+		loops[i] = newLoop(s, i, ln.FD)
+		s.group.Go(func() { loops[i].run(ready, begin) })
 	}
 	var errs []error
-	for range s.loops {
+	for range loops {
 		if err := <-ready; err != nil {
 			errs = append(errs, err)
 		}
@@ -108,28 +84,17 @@ func (s *Server) Start() error {
 	if len(errs) > 0 {
 		s.aborted.Store(true)
 		close(begin)
-		<-s.exited // the loops release the listener; the last closes it
-		s.state = stopped
-		s.Stop(nil)
 		if errors.Is(errs[0], uring.ErrUnavailable) {
 			return fmt.Errorf("%w: %w", servers.ErrUnavailable, errs[0])
 		}
 		return errs[0]
 	}
-	s.state = running
 	close(begin)
 	return nil
 }
 
 // Addr implements servers.Server.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln == nil {
-		return nil
-	}
-	return s.ln.Addr
-}
+func (s *Server) Addr() net.Addr { return s.group.Addr() }
 
 // Features says what the kernel offered and what the server uses, in one
 // line: setup flags, kernel feature flags, the opcodes probed, and the
@@ -171,69 +136,17 @@ func (s *Server) Stats() servers.Stats {
 
 // Paused reports how many connections are not being read right now
 // because their pending output reached Config.OutCap (backpressure).
-func (s *Server) Paused() int64 { return s.paused.Load() }
+func (s *Server) Paused() int64 { return s.group.Paused() }
 
 // Shutdown implements servers.Server. The loops stop accepting (the last
 // one closes the listener) and reading, and close each connection once its
 // replies are written; when ctx ends first they close the rest at once.
 // Shutdown returns when every loop has.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	state := s.state
-	s.state = stopped
-	s.mu.Unlock()
-	switch state {
-	case idle:
-		s.Stop(nil)
-		return servers.ErrClosed
-	case stopped:
-		<-s.exited
-		return servers.ErrClosed
-	}
-	s.stopping.Store(true)
-	s.wakeAll()
-	var err error
-	select {
-	case <-s.exited:
-	case <-ctx.Done():
-		s.force.Store(true)
-		s.wakeAll()
-		<-s.exited
-		err = ctx.Err()
-	}
-	s.Stop(nil)
-	return err
-}
-
-// fail ends the server after a loop died of err: Done and Err report it,
-// and the other loops close their connections and exit.
-func (s *Server) fail(err error) {
-	s.Log.Error("io_uring loop failed; stopping the server", "err", err)
-	s.Stop(err)
-	s.force.Store(true)
-	s.wakeAll()
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.group.Shutdown(ctx) }
 
 func (s *Server) wakeAll() {
 	for _, l := range s.loops {
 		l.notify()
-	}
-}
-
-// releaseListener is called once by each loop when it no longer accepts;
-// the last one closes the listener.
-func (s *Server) releaseListener() {
-	if s.lnRefs.Add(-1) == 0 {
-		if err := s.ln.Close(); err != nil {
-			s.Log.Warn("closing listener", "err", err)
-		}
-	}
-}
-
-// loopExited is called by each loop as its last act.
-func (s *Server) loopExited() {
-	if s.live.Add(-1) == 0 {
-		close(s.exited)
 	}
 }
 

@@ -92,5 +92,7 @@
 // the messages it still holds. Shutdown returns when every loop goroutine
 // (and pool worker) has returned and every descriptor is closed. A
 // loop whose wait fails with anything but EINTR stops the whole server
-// this way, and Err reports servers.ErrStopped wrapping the cause.
+// this way, and Err reports servers.ErrStopped wrapping the cause. This
+// life cycle, and each loop's accept back-off and idle-sweep timers, are
+// servers/internal/loopgroup's, shared with the io_uring loops.
 package evloop

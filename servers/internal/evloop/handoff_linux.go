@@ -50,7 +50,7 @@ func (j *Job) Run(work func()) {
 	framing := j.l.codecCfg.Framing
 	j.out = j.out[:0]
 	for i := range j.in.Len() {
-		if j.cancel.Load() || j.l.s.force.Load() {
+		if j.cancel.Load() || j.l.s.group.Forced() {
 			j.out = j.out[:0] // abandoned: not one reply of it goes out
 			return
 		}

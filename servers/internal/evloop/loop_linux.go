@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/loopgroup"
 	"archbench/servers/internal/msgbatch"
 )
 
@@ -82,10 +82,8 @@ type loop struct {
 	ready     []*conn // connections whose messages wait for a pool slot, FIFO from readyHead
 	readyHead int
 
-	lnHeld    bool      // still counted in Server.lnRefs
-	lnWatched bool      // listener registered with p
-	resumeAt  time.Time // accept paused after an error until then (zero: not paused)
-	backoff   servers.Backoff
+	lnHeld    bool // still holding the group's listener
+	lnWatched bool // listener registered with p
 
 	rbuf  []byte
 	wbuf  [8]byte
@@ -94,14 +92,13 @@ type loop struct {
 	list  []*conn // every open connection, for sweeps
 	now   time.Time
 
-	idle      time.Duration // Config.IdleTimeout
-	sweepIvl  time.Duration
-	nextSweep time.Time
-	outCap    int
-	tcp       bool
-	codecCfg  protocol.CodecConfig
-	log       *slog.Logger
-	draining  bool
+	idle     time.Duration      // Config.IdleTimeout
+	sched    loopgroup.Schedule // accept back-off and idle sweeps
+	outCap   int
+	tcp      bool
+	codecCfg protocol.CodecConfig
+	log      *slog.Logger
+	draining bool
 
 	// calls counts the loop's own system calls (its poller's aside) since
 	// they were last added to the server's count (publish).
@@ -127,10 +124,7 @@ func newLoop(s *Server, id, lfd int) (*loop, error) {
 		log:      s.Log.With("loop", id, "poller", p.Name()),
 		now:      time.Now(),
 	}
-	if l.idle > 0 {
-		l.sweepIvl = min(max(l.idle/4, time.Millisecond), time.Second)
-		l.nextSweep = l.now.Add(l.sweepIvl)
-	}
+	l.sched = loopgroup.NewSchedule(l.idle, l.now)
 	l.wake, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
 	if err != nil {
 		l.wake = -1
@@ -191,23 +185,25 @@ func (l *loop) woken() {
 	}
 }
 
+// run is the loop's goroutine (started by Group.Go).
 func (l *loop) run() {
-	defer l.s.loopExited()
 	defer l.exit()
 	for {
-		if l.s.force.Load() {
+		if l.s.group.Forced() {
 			return
 		}
-		if !l.draining && l.s.stopping.Load() {
+		if !l.draining && l.s.group.Stopping() {
 			l.drain()
 		}
 		if l.draining && len(l.list) == 0 {
 			return
 		}
-		evs, err := l.p.Wait(l.evs[:0], l.timeout())
+		// Draining, only the wake fd and flushing connections matter:
+		// the schedule has no timeout then.
+		evs, err := l.p.Wait(l.evs[:0], l.sched.Timeout(time.Now()))
 		l.evs = evs
 		if err != nil {
-			l.s.fail(fmt.Errorf("%w: %s loop %d: %w", servers.ErrStopped, l.p.Name(), l.id, err))
+			l.s.group.Fail(fmt.Errorf("%w: %s loop %d: %w", servers.ErrStopped, l.p.Name(), l.id, err))
 			return
 		}
 		l.now = time.Now()
@@ -230,38 +226,18 @@ func (l *loop) publish() {
 	l.calls, l.pollCalls = 0, pc
 }
 
-// timeout is how long Wait may block: until accepting resumes or the next
-// idle sweep, or forever.
-func (l *loop) timeout() time.Duration {
-	if l.draining {
-		return -1 // only the wake fd and flushing connections matter now
-	}
-	d := time.Duration(-1)
-	now := time.Now()
-	if !l.resumeAt.IsZero() {
-		d = max(l.resumeAt.Sub(now), 0)
-	}
-	if l.idle > 0 {
-		if s := max(l.nextSweep.Sub(now), 0); d < 0 || s < d {
-			d = s
-		}
-	}
-	return d
-}
-
+// timers resumes watching the listener after an accept back-off and
+// sweeps idle connections, when due.
 func (l *loop) timers() {
-	if !l.resumeAt.IsZero() && !l.now.Before(l.resumeAt) && !l.draining {
-		l.resumeAt = time.Time{}
+	if l.sched.ResumeDue(l.now) {
 		if err := l.p.Add(l.lfd, Readable); err != nil {
-			d := l.backoff.Next()
+			d := l.sched.BackOff(l.now)
 			l.log.Warn("cannot watch the listener again; retrying", "err", err, "retry_in", d)
-			l.resumeAt = l.now.Add(d)
 		} else {
 			l.lnWatched = true
 		}
 	}
-	if l.idle > 0 && !l.now.Before(l.nextSweep) {
-		l.nextSweep = l.now.Add(l.sweepIvl)
+	if l.sched.SweepDue(l.now) {
 		for i := len(l.list) - 1; i >= 0; i-- {
 			c := l.list[i]
 			if c.owes() {
@@ -270,7 +246,7 @@ func (l *loop) timers() {
 				continue
 			}
 			if l.now.Sub(c.last) >= l.idle {
-				l.log.Info("closing idle connection", "remote", peer(c.peer), "idle_timeout", l.idle)
+				l.log.Info("closing idle connection", "remote", loopgroup.Peer(c.peer), "idle_timeout", l.idle)
 				l.close(c)
 			}
 		}
@@ -322,13 +298,12 @@ func (l *loop) accept() {
 			if servers.IsRetryable(err) {
 				continue // the peer gave up first (ECONNABORTED) and kin
 			}
-			d := l.backoff.Next()
+			d := l.sched.BackOff(l.now)
 			l.s.AcceptFailed(fmt.Errorf("accept4: %w", err), d)
 			l.unwatchListener()
-			l.resumeAt = l.now.Add(d)
 			return
 		}
-		l.backoff.Reset()
+		l.sched.Accepted()
 		l.open(fd, sa)
 	}
 }
@@ -344,7 +319,7 @@ func (l *loop) open(fd int, sa unix.Sockaddr) {
 	if fd > l.p.MaxFD() {
 		// Count and log before the close, so that a client seeing the
 		// close also sees the count.
-		l.s.Reject("fd too high for "+l.p.Name(), "fd", fd, "max_fd", l.p.MaxFD(), "remote", peer(sa))
+		l.s.Reject("fd too high for "+l.p.Name(), "fd", fd, "max_fd", l.p.MaxFD(), "remote", loopgroup.Peer(sa))
 		_ = unix.Close(fd)
 		l.calls++
 		return
@@ -362,7 +337,7 @@ func (l *loop) open(fd int, sa unix.Sockaddr) {
 		_ = unix.Close(fd)
 		l.calls++
 		l.s.Release()
-		l.log.Warn("closing new connection: cannot watch it", "remote", peer(sa), "err", err)
+		l.log.Warn("closing new connection: cannot watch it", "remote", loopgroup.Peer(sa), "err", err)
 		return
 	}
 	c := &conn{fd: fd, peer: sa, watch: Readable, last: l.now, idx: len(l.list)}
@@ -389,7 +364,7 @@ func (l *loop) read(c *conn) bool {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return true
 	case err != nil: // ECONNRESET and the like: nobody is left to answer
-		l.log.Debug("closing connection: read failed", "remote", peer(c.peer), "err", err)
+		l.log.Debug("closing connection: read failed", "remote", loopgroup.Peer(c.peer), "err", err)
 		l.close(c)
 		return false
 	case n == 0: // EOF: the client is done sending; answer what is owed
@@ -408,7 +383,7 @@ func (l *loop) read(c *conn) bool {
 		l.submit(c)
 	}
 	if perr != nil {
-		l.log.Warn("closing connection: protocol error", "remote", peer(c.peer), "err", perr)
+		l.log.Warn("closing connection: protocol error", "remote", loopgroup.Peer(c.peer), "err", perr)
 	}
 	return l.flush(c)
 }
@@ -446,7 +421,7 @@ func (l *loop) flush(c *conn) bool {
 			continue
 		}
 		if err != nil && err != unix.EAGAIN { // EPIPE, ECONNRESET
-			l.log.Debug("closing connection: write failed", "remote", peer(c.peer), "err", err)
+			l.log.Debug("closing connection: write failed", "remote", loopgroup.Peer(c.peer), "err", err)
 			l.close(c)
 			return false
 		}
@@ -471,13 +446,7 @@ func (l *loop) flush(c *conn) bool {
 // pending.
 func (l *loop) settle(c *conn) {
 	p := c.pending()
-	if p >= l.outCap && !c.paused {
-		c.paused = true
-		l.s.paused.Add(1)
-	} else if c.paused && p <= l.outCap/2 {
-		c.paused = false
-		l.s.paused.Add(-1)
-	}
+	l.s.group.Backpressure(&c.paused, p, l.outCap)
 	var want Events
 	if !c.eof && !c.paused && (c.h == nil || c.h.readable()) {
 		want |= Readable
@@ -489,7 +458,7 @@ func (l *loop) settle(c *conn) {
 		return
 	}
 	if err := l.p.Mod(c.fd, want); err != nil {
-		l.log.Warn("closing connection: cannot change its watch", "remote", peer(c.peer), "err", err)
+		l.log.Warn("closing connection: cannot change its watch", "remote", loopgroup.Peer(c.peer), "err", err)
 		l.close(c)
 		return
 	}
@@ -511,9 +480,7 @@ func (l *loop) close(c *conn) {
 	_ = unix.Close(c.fd)
 	l.calls++
 	l.conns[c.fd] = nil
-	if c.paused {
-		l.s.paused.Add(-1)
-	}
+	l.s.group.Unpause(c.paused)
 	last := l.list[len(l.list)-1]
 	last.idx = c.idx
 	l.list[c.idx] = last
@@ -527,13 +494,13 @@ func (l *loop) close(c *conn) {
 // and its output is written.
 func (l *loop) drain() {
 	l.draining = true
-	l.resumeAt = time.Time{}
+	l.sched.Drain()
 	l.releaseListener()
 	for i := len(l.list) - 1; i >= 0; i-- {
 		c := l.list[i]
 		if !c.eof {
 			if err := l.endInput(c); err != nil {
-				l.log.Warn("closing connection: protocol error", "remote", peer(c.peer), "err", err)
+				l.log.Warn("closing connection: protocol error", "remote", loopgroup.Peer(c.peer), "err", err)
 			}
 		}
 		if l.flush(c) {
@@ -549,7 +516,7 @@ func (l *loop) releaseListener() {
 	l.unwatchListener()
 	if l.lnHeld {
 		l.lnHeld = false
-		l.s.releaseListener()
+		l.s.group.ReleaseListener()
 	}
 }
 
@@ -571,20 +538,4 @@ func (l *loop) exit() {
 	l.publish()
 	l.releaseListener()
 	l.closeFDs()
-}
-
-// peer formats a socket address for logs.
-func peer(sa unix.Sockaddr) string {
-	switch a := sa.(type) {
-	case *unix.SockaddrInet4:
-		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)).String()
-	case *unix.SockaddrInet6:
-		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr), uint16(a.Port)).String()
-	case *unix.SockaddrUnix:
-		if a.Name == "" {
-			return "unix"
-		}
-		return a.Name
-	}
-	return "unknown"
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
-	"sync"
 	"sync/atomic"
 
 	"archbench/protocol"
 	"archbench/servers"
+	"archbench/servers/internal/loopgroup"
 )
 
 // Server is the event-loop server behind the select, poll and epoll
@@ -22,25 +20,12 @@ type Server struct {
 	newPoller func() (Poller, error)
 	pool      Pool // nil: the loops answer messages inline
 
-	mu    sync.Mutex // guards state, ln and loops
-	state int        // idle, running or stopped
-	ln    *servers.RawListener
-	loops []*loop
-
-	lnRefs   atomic.Int32  // loops still watching the listener; the last one closes it
-	live     atomic.Int32  // loops still running; the last one closes exited
-	paused   atomic.Int64  // connections not read because of backpressure
-	waiting  atomic.Int64  // connections whose messages wait for a pool slot
-	stopping atomic.Bool   // Shutdown began: stop reading, flush, close
-	force    atomic.Bool   // close every connection now and exit
-	exited   chan struct{} // closed when every loop has returned
+	// group is the loops' life cycle: state, listener, Shutdown; its
+	// Start sets loops, under its lock, before any loop runs.
+	group   loopgroup.Group
+	loops   []*loop
+	waiting atomic.Int64 // connections whose messages wait for a pool slot
 }
-
-const (
-	idle = iota
-	running
-	stopped
-)
 
 var _ servers.Server = (*Server)(nil)
 
@@ -71,69 +56,50 @@ func New(cfg servers.Config, o Options) (*Server, error) {
 	if o.Pool != nil && cfg.Framing == protocol.Raw {
 		return nil, errors.New("evloop: a pool needs framed messages (line or length), raw has none")
 	}
-	if cfg.Loops <= 0 {
-		cfg.Loops = servers.DefaultLoops
+	s := &Server{newPoller: o.NewPoller, pool: o.Pool}
+	s.InitCore(loopgroup.Defaults(cfg))
+	h := loopgroup.Hooks{Wake: s.wakeAll}
+	if o.Pool != nil {
+		// No loop can hand the pool a job any more; its workers end once
+		// the jobs still in it are done (abandoned, if forced).
+		h.Stopped = o.Pool.Stop
 	}
-	if cfg.OutCap <= 0 {
-		cfg.OutCap = servers.DefaultOutCap
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	s := &Server{newPoller: o.NewPoller, pool: o.Pool, exited: make(chan struct{})}
-	s.InitCore(cfg)
+	s.group.Init(&s.Core, "event loop", h)
 	return s, nil
 }
 
 // Start implements servers.Server: it binds the listener and starts
 // Config.Loops loops, each watching it.
 func (s *Server) Start() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state != idle {
-		return servers.ErrClosed
-	}
-	ln, err := servers.ListenRaw(s.Cfg)
-	if err != nil {
-		return err
-	}
-	loops := make([]*loop, 0, s.Cfg.Loops)
-	for i := range s.Cfg.Loops {
-		l, err := newLoop(s, i, ln.FD)
-		if err != nil {
-			for _, l := range loops {
-				l.closeFDs()
+	return s.group.Start(func(ln *servers.RawListener) error {
+		loops := make([]*loop, 0, s.Cfg.Loops)
+		for i := range s.Cfg.Loops {
+			l, err := newLoop(s, i, ln.FD)
+			if err != nil {
+				for _, l := range loops {
+					l.closeFDs()
+				}
+				return fmt.Errorf("evloop: start loop %d: %w", i, err)
 			}
-			ln.Close()
-			return fmt.Errorf("evloop: start loop %d: %w", i, err)
+			loops = append(loops, l)
 		}
-		loops = append(loops, l)
-	}
-	s.ln, s.loops, s.state = ln, loops, running
-	s.lnRefs.Store(int32(len(loops)))
-	s.live.Store(int32(len(loops)))
-	if s.pool != nil {
-		s.pool.Start()
-	}
-	for _, l := range loops {
-		go l.run()
-	}
-	return nil
+		s.loops = loops
+		if s.pool != nil {
+			s.pool.Start()
+		}
+		for _, l := range loops {
+			s.group.Go(l.run)
+		}
+		return nil
+	})
 }
 
 // Addr implements servers.Server.
-func (s *Server) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.ln == nil {
-		return nil
-	}
-	return s.ln.Addr
-}
+func (s *Server) Addr() net.Addr { return s.group.Addr() }
 
 // Paused reports how many connections are not being read right now
 // because their pending output reached Config.OutCap (backpressure).
-func (s *Server) Paused() int64 { return s.paused.Load() }
+func (s *Server) Paused() int64 { return s.group.Paused() }
 
 // Waiting reports how many connections have messages waiting for a free
 // pool slot; none of them is read until its messages are in the pool.
@@ -145,42 +111,7 @@ func (s *Server) Waiting() int64 { return s.waiting.Load() }
 // messages are answered and its output is flushed; when ctx ends first the
 // pool abandons the messages left and the loops close the rest at once.
 // Shutdown returns when every loop (and the pool) has.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	state := s.state
-	s.state = stopped
-	s.mu.Unlock()
-	switch state {
-	case idle:
-		s.Stop(nil)
-		return servers.ErrClosed
-	case stopped:
-		<-s.exited
-		return servers.ErrClosed
-	}
-	s.stopping.Store(true)
-	s.wakeAll()
-	var err error
-	select {
-	case <-s.exited:
-	case <-ctx.Done():
-		s.force.Store(true)
-		s.wakeAll()
-		<-s.exited
-		err = ctx.Err()
-	}
-	s.Stop(nil)
-	return err
-}
-
-// fail ends the server after a loop died of err: Done and Err report it,
-// and the other loops close their connections and exit.
-func (s *Server) fail(err error) {
-	s.Log.Error("event loop failed; stopping the server", "err", err)
-	s.Stop(err)
-	s.force.Store(true)
-	s.wakeAll()
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.group.Shutdown(ctx) }
 
 func (s *Server) wakeAll() {
 	for _, l := range s.loops {
@@ -198,27 +129,5 @@ func (s *Server) slotFreed(owner *loop) {
 		if l.starved.Load() && l.starved.CompareAndSwap(true, false) && l != owner {
 			l.notify(nil)
 		}
-	}
-}
-
-// releaseListener is called once by each loop when it stops watching the
-// listener; the last one closes it.
-func (s *Server) releaseListener() {
-	if s.lnRefs.Add(-1) == 0 {
-		if err := s.ln.Close(); err != nil {
-			s.Log.Warn("closing listener", "err", err)
-		}
-	}
-}
-
-// loopExited is called by each loop as its last act. The last one stops
-// the pool: no loop can hand it a job any more, and its workers end once
-// the jobs still in it are done (abandoned, if forced).
-func (s *Server) loopExited() {
-	if s.live.Add(-1) == 0 {
-		if s.pool != nil {
-			s.pool.Stop()
-		}
-		close(s.exited)
 	}
 }
