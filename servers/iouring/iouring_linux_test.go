@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 	"archbench/servers/internal/uring"
 	"archbench/servers/servertest"
 )
@@ -138,7 +139,8 @@ func skipIfUnavailable(t *testing.T) {
 	r.Close()
 }
 
-// start starts a server on 127.0.0.1:0 and shuts it down at cleanup.
+// start starts a server on 127.0.0.1:0 with testkit.Start, which shuts it
+// down at cleanup.
 func start(t *testing.T, cfg servers.Config, o Options) *Server {
 	t.Helper()
 	cfg.Network, cfg.Addr = "tcp", "127.0.0.1:0"
@@ -146,31 +148,8 @@ func start(t *testing.T, cfg servers.Config, o Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Start(); err != nil {
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	testkit.Start(t, s)
 	return s
-}
-
-// echo sends msg and reads its reply.
-func echo(t *testing.T, c net.Conn, msg string) {
-	t.Helper()
-	if _, err := c.Write([]byte(msg)); err != nil {
-		t.Fatal(err)
-	}
-	want := strings.ToUpper(msg)
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("reading the reply: %v", err)
-	}
-	if string(got) != want {
-		t.Fatalf("reply %q, want %q", got, want)
-	}
 }
 
 // TestUnavailable forces io_uring_setup to fail as it does where io_uring
@@ -224,15 +203,11 @@ func TestSingleShotRecv(t *testing.T) {
 		if want := map[bool]string{false: "recv=multishot", true: "recv=single"}[single]; !strings.Contains(s.Features(), want) {
 			t.Errorf("Features() = %q, want %s", s.Features(), want)
 		}
-		c, err := net.Dial("tcp", s.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		c := testkit.Dial(t, s.Addr())
 		before := s.Syscalls()
 		const msgs = 200
 		for range msgs {
-			echo(t, c, "hello, io_uring ıⱥɐ")
+			testkit.Echo(t, c, "hello, io_uring ıⱥɐ")
 		}
 		calls := s.Syscalls() - before
 		c.Close()
@@ -249,15 +224,10 @@ func TestLoops(t *testing.T) {
 	s := start(t, servers.Config{Loops: 3}, Options{})
 	var conns []net.Conn
 	for range 12 {
-		c, err := net.Dial("tcp", s.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		conns = append(conns, c)
+		conns = append(conns, testkit.Dial(t, s.Addr()))
 	}
 	for _, c := range conns {
-		echo(t, c, "several rings")
+		testkit.Echo(t, c, "several rings")
 		c.Close()
 	}
 	if st := s.Stats(); st.Accepted != 12 {
