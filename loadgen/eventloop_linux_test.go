@@ -15,7 +15,7 @@ func BenchmarkReplyBookkeeping(b *testing.B) {
 	tm := newTiming(cfg)
 	tm.base = time.Now()
 	lp := &eventLoop{
-		recorder: newRecorder(cfg, tm, &seconds{cfg: cfg}),
+		recorder: newRecorder(cfg, tm, &seconds{cfg: cfg}, 1),
 		cfg:      cfg, msgs: newMessageSet(cfg, messageCount(cfg.Size, cfg.Depth)),
 		conns: make([]conn, 1),
 	}

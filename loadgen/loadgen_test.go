@@ -258,6 +258,13 @@ func TestServerNeverAnswers(t *testing.T) {
 	assert.Zero(t, res.Requests)
 	assert.GreaterOrEqual(t, res.Errors[loadgen.ErrTimeout], int64(3), "every connection times out at least once")
 	assert.Greater(t, res.Connects, int64(3), "timed-out connections are replaced")
+	// The closed loop too records what never came back, at its age.
+	assert.Equal(t, res.Abandoned+res.Unanswered, res.Latency.Count, "the latency holds exactly the messages never answered")
+	assert.GreaterOrEqual(t, res.Abandoned, int64(3))
+	assert.GreaterOrEqual(t, res.Latency.Max, 150e3, "an abandoned message waited at least the timeout")
+	assert.Zero(t, res.ConnsServed)
+	require.NotNil(t, res.Fairness)
+	assert.Equal(t, loadgen.Fairness{}, *res.Fairness, "no replies: no index")
 }
 
 // TestOpenLoopServerTakesButNeverAnswers: in the open loop a connection
