@@ -29,7 +29,7 @@ func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) 
 	tm, series := newTiming(cfg), &seconds{cfg: cfg}
 	cs := make([]*churner, cfg.Conns)
 	for i := range cs {
-		cs[i] = &churner{recorder: newRecorder(cfg, tm, series), id: i, cfg: cfg, msgs: ms, target: target,
+		cs[i] = &churner{recorder: newRecorder(cfg, tm, series, 1), id: i, cfg: cfg, msgs: ms, target: target,
 			buf: make([]byte, 0, ms.repOff[ms.n])}
 	}
 	tm.base = time.Now()
@@ -68,6 +68,7 @@ func (c *churner) loop(ctx context.Context) {
 	d := net.Dialer{}
 	backoff := churnBackoffMin
 	msg := c.id % c.msgs.n
+	cut := int64(-1) // start of an exchange cut by the end of the run
 	for ctx.Err() == nil {
 		t0 := c.timing.now()
 		kind := c.exchange(ctx, &d, msg)
@@ -75,9 +76,10 @@ func (c *churner) loop(ctx context.Context) {
 		c.roll(now)
 		if kind >= 0 {
 			if ctx.Err() != nil {
-				break // cut by the end of the run, not the server's fault
+				cut = t0 // by the end of the run, not the server's fault
+				break
 			}
-			c.count(kind, now)
+			c.failed(kind, t0, now)
 			// Back off as the event loops do, so that a dead server is
 			// not hammered.
 			select {
@@ -91,10 +93,16 @@ func (c *churner) loop(ctx context.Context) {
 		if msg++; msg == c.msgs.n {
 			msg = 0
 		}
-		c.reply(t0, now)
+		c.reply(0, t0, now)
 	}
 	now := c.timing.now()
 	c.tally.stopped = min(now, c.timing.end)
+	if end := c.tally.stopped; cut >= 0 && cut < end && end >= c.timing.measureStart {
+		// Unanswered at the end: recorded at its age then, as the event
+		// loops do, so that a server that never answers cannot look fast.
+		c.tally.unanswered++
+		c.latency(cut, end)
+	}
 	c.endSecond()
 }
 
@@ -127,10 +135,15 @@ func (c *churner) exchange(ctx context.Context, d *net.Dialer, i int) int {
 	return -1
 }
 
-// count counts an error of kind inside the measured window (a client's
-// exchange cut by the end of the run is not the server's fault).
-func (c *churner) count(kind int, now int64) {
-	if now < c.timing.end {
-		c.recorder.count(kind, now)
+// failed counts a failed exchange, started at t0, inside the measured window
+// (an exchange cut by the end of the run is not the server's fault) and
+// records it at its age, a lower bound of its latency, as the event loops
+// record the messages they abandon: a server that fails or starves some
+// clients must not look fast because their exchanges never completed.
+func (c *churner) failed(kind int, t0, now int64) {
+	if now < c.timing.measureStart || now >= c.timing.end {
+		return
 	}
+	c.count(kind, now)
+	c.latency(t0, now)
 }

@@ -9,6 +9,14 @@
 // message. Latency runs from the write of a message to the last byte of its
 // reply.
 //
+// In both loops a message that is never answered is still in the latency
+// histogram, at its age when given up (a lower bound of its latency): when
+// its connection fails (a timeout, a dropped connection: Abandoned) and when
+// the run ends (Unanswered). Otherwise a server that starves some
+// connections would look fast, its starved messages never waited for. How
+// evenly the replies were spread over the connections is in ConnsServed and
+// Fairness (Jain's index and the per-connection min/median/max).
+//
 // Open loop (Rate > 0): Rate messages per second in total on a fixed
 // schedule: connection g's k-th message is due at (g + k·Conns)/Rate seconds
 // after the start, so sends are spread evenly across the connections and
@@ -93,12 +101,25 @@
 //	unsent        int     open loop: due messages not sent (connection down or
 //	                        its in-flight queue full)
 //	abandoned     int     messages in flight on connections dropped for errors
-//	unanswered    int     messages still in flight when the run ended; in the
-//	                      open loop these and the abandoned ones are also
-//	                      recorded in latency_us at their age when given up
-//	                      (a lower bound), so a server that stops answering
-//	                      cannot look fast
+//	unanswered    int     messages still in flight when the run ended (sent
+//	                        before it); these and the abandoned ones are also
+//	                        recorded in latency_us at their age when given up
+//	                        (a lower bound), closed and open loop alike, so a
+//	                        server that stops answering or starves connections
+//	                        cannot look fast: latency_us.count = requests +
+//	                        abandoned + unanswered (before fairness existed the
+//	                        closed loop left them out)
 //	connects      int     connections established, warm-up included
+//	conns_served  int     connection slots (of config.conns; a slot is a
+//	                        connection and its replacements) with at least one
+//	                        verified reply
+//	fairness      object  how evenly the verified replies were spread over the
+//	                        config.conns slots (absent in results from before
+//	                        it existed): jain, Jain's index (Σx)²/(n·Σx²) of
+//	                        the per-slot counts x (1 = even, k/n = k equal
+//	                        slots and the rest nothing, 0 = no reply at all);
+//	                        min, median (the lower middle one for even n), max:
+//	                        per-slot counts
 //	rps           float   requests / elapsed_s (achieved)
 //	target_rps    float   config.rate; 0 for a closed loop
 //	mb_per_s      float   payload megabytes (10^6 bytes) per second, each way
@@ -127,7 +148,10 @@
 //
 // A churn run (config.churn true) has the same fields: requests and rps
 // count connections (one message each), latency runs from the start of the
-// connect to the reply's last byte, connects counts connections made,
-// warm-up included, and config.loops is the number of client goroutines
-// (= conns).
+// connect to the reply's last byte (a failed exchange: to its failure, an
+// exchange cut by the end of the run: to the end, counted in unanswered;
+// so latency_us.count = requests + the errors + unanswered), connects
+// counts connections made, warm-up included, a slot of conns_served and
+// fairness is a client goroutine, and config.loops is the number of client
+// goroutines (= conns).
 package loadgen

@@ -112,13 +112,13 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			}
 			return nil, fmt.Errorf("loadgen: epoll_create1: %w", err)
 		}
+		n := (cfg.Conns - i + cfg.Loops - 1) / cfg.Loops
 		lp := &eventLoop{
-			recorder: newRecorder(cfg, tm, series),
+			recorder: newRecorder(cfg, tm, series, n),
 			id:       i, cfg: cfg, msgs: ms, endpoint: ep, stop: &stop, epfd: epfd,
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
 		}
-		n := (cfg.Conns - i + cfg.Loops - 1) / cfg.Loops
 		lp.conns = make([]conn, n)
 		lp.gidx = make([]int, n)
 		slab := make([]int64, n*ringCap)
@@ -257,33 +257,36 @@ func (lp *eventLoop) loop() {
 	lp.endSecond()
 }
 
-// unanswered counts the messages still in flight when the run ends. In the
-// open loop each is also recorded at its age then, a lower bound of its
-// latency: a server that stops answering must not look fast because its
-// messages were never waited for (the closed loop always has Conns×Depth
-// messages briefly in flight, so it only counts them).
+// unanswered counts the messages still in flight when the run ends (in the
+// open loop, those queued on a connection still connecting too) and
+// records each at its age then, a lower bound of its latency: a server that
+// stops answering, or never answers some connections, must not look fast
+// because their messages were never waited for. Messages sent at or after
+// the end (by the last batch of replies) are not measured; a run cut short
+// inside the warm-up measures nothing.
 func (lp *eventLoop) unanswered(end int64) {
+	if end < lp.timing.measureStart {
+		return
+	}
 	for i := range lp.conns {
-		c := &lp.conns[i]
-		if c.state != stUp {
-			continue
+		c := &lp.conns[i] // a connection that is down has nothing in flight
+		for j := range c.inflight {
+			if t0 := c.ring[(c.head+j)&lp.ringMask]; t0 < end {
+				lp.tally.unanswered++
+				lp.latency(t0, end)
+			}
 		}
-		lp.tally.unanswered += int64(c.inflight)
-		lp.recordUnanswered(c, end)
 	}
 }
 
-// recordUnanswered records, in the open loop, each message in flight on c
-// at its age at now: a lower bound of a latency that never ended (messages
-// abandoned with a failed connection, or unanswered at the end of the run).
-func (lp *eventLoop) recordUnanswered(c *conn, now int64) {
-	if !lp.open {
-		return
-	}
+// abandon counts the messages in flight on c, which is failing, and records
+// each at its age at now, a lower bound of a latency that never ended. The
+// age runs from the time stamp a reply would have been measured from: the
+// send in the closed loop, the intended send in the open loop.
+func (lp *eventLoop) abandon(c *conn, now int64) {
+	lp.tally.abandoned += int64(c.inflight)
 	for j := range c.inflight {
-		if t0 := c.ring[(c.head+j)&lp.ringMask]; t0 < now {
-			lp.latency(t0, now)
-		}
+		lp.latency(c.ring[(c.head+j)&lp.ringMask], now)
 	}
 }
 
@@ -439,8 +442,7 @@ func (lp *eventLoop) down(c *conn, now int64) {
 func (lp *eventLoop) fail(c *conn, kind int, now int64) {
 	lp.count(kind, now)
 	if now >= lp.timing.measureStart {
-		lp.tally.abandoned += int64(c.inflight)
-		lp.recordUnanswered(c, now)
+		lp.abandon(c, now)
 	}
 	if c.state == stConnecting {
 		lp.connecting--
@@ -580,7 +582,7 @@ func (lp *eventLoop) complete(c *conn, now int64) {
 	if c.rmsg++; c.rmsg == lp.msgs.n {
 		c.rmsg = 0
 	}
-	lp.reply(t0, now)
+	lp.reply(int(c.idx), t0, now)
 }
 
 func (lp *eventLoop) recordLag(now, intended int64) {

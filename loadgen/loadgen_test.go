@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -258,6 +259,83 @@ func TestServerNeverAnswers(t *testing.T) {
 	assert.Zero(t, res.Requests)
 	assert.GreaterOrEqual(t, res.Errors[loadgen.ErrTimeout], int64(3), "every connection times out at least once")
 	assert.Greater(t, res.Connects, int64(3), "timed-out connections are replaced")
+	// The closed loop too records what never came back, at its age.
+	assert.Equal(t, res.Abandoned+res.Unanswered, res.Latency.Count, "the latency holds exactly the messages never answered")
+	assert.GreaterOrEqual(t, res.Abandoned, int64(3))
+	assert.GreaterOrEqual(t, res.Latency.Max, 150e3, "an abandoned message waited at least the timeout")
+	assert.Zero(t, res.ConnsServed)
+	require.NotNil(t, res.Fairness)
+	assert.Equal(t, loadgen.Fairness{}, *res.Fairness, "no replies: no index")
+}
+
+// starver answers only the first k connections it accepts, and each of
+// those only for its first m messages of size bytes (raw framing, ASCII);
+// everything else it reads and never answers.
+func starver(k, m, size int) func(net.Conn) {
+	var accepted atomic.Int32
+	return func(c net.Conn) {
+		budget := 0
+		if int(accepted.Add(1)) <= k {
+			budget = m * size
+		}
+		buf := make([]byte, 4096)
+		for {
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			if a := min(n, budget); a > 0 {
+				budget -= a
+				if _, err := c.Write(protocol.AppendUpper(nil, buf[:a])); err != nil {
+					return
+				}
+			}
+		}
+	}
+}
+
+// TestClosedLoopStarvedConnsShow: a server that serves 2 of 8 connections
+// (workerpool with fewer workers than connections, in miniature) cannot
+// look fast in a closed loop: the starved connections' messages are in the
+// latency at their age when they timed out, and conns_served and the
+// fairness index say who was served. The served connections get a budget
+// of m replies so that the counts are known (Jain = k/n exactly) and the
+// starved messages are more than 1% of the histogram, as they must be to
+// reach p99.
+func TestClosedLoopStarvedConnsShow(t *testing.T) {
+	t.Parallel()
+	const conns, k, m, size = 8, 2, 100, 16
+	const timeout = 150 * time.Millisecond
+	s := startServer(t, starver(k, m, size))
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: conns, Size: size, Duration: 600 * time.Millisecond, Timeout: timeout})
+	t.Logf("conns served %d, fairness %+v, abandoned %d, unanswered %d", res.ConnsServed, res.Fairness, res.Abandoned, res.Unanswered)
+	assert.Equal(t, k, res.ConnsServed)
+	require.NotNil(t, res.Fairness)
+	assert.InDelta(t, float64(k)/conns, res.Fairness.JainIndex, 0.02)
+	assert.LessOrEqual(t, res.Fairness.JainIndex, float64(k)/conns+1e-9, "k of n served: at most k/n")
+	assert.Equal(t, loadgen.Fairness{JainIndex: res.Fairness.JainIndex, Min: 0, Median: 0, Max: m}, *res.Fairness)
+	assert.Equal(t, int64(k*m), res.Requests)
+	assert.GreaterOrEqual(t, res.Errors[loadgen.ErrTimeout], int64(conns), "every connection times out, the starved ones and the served ones past their budget")
+	assert.Equal(t, res.Requests+res.Abandoned+res.Unanswered, res.Latency.Count, "every message sent is in the latency")
+	assert.GreaterOrEqual(t, res.Latency.P99, float64(timeout.Microseconds()), "the starved messages reach p99")
+}
+
+// TestClosedLoopEveryConnServed: a server that serves everyone is fair.
+func TestClosedLoopEveryConnServed(t *testing.T) {
+	t.Parallel()
+	addr := startArch(t, "goroutine", servers.Config{})
+	res := runOnTime(t, loadgen.Config{Addr: addr.String(), Conns: 8, Duration: 500 * time.Millisecond})
+	noErrors(t, res)
+	t.Logf("fairness %+v", res.Fairness)
+	assert.Equal(t, 8, res.ConnsServed)
+	require.NotNil(t, res.Fairness)
+	assert.Greater(t, res.Fairness.JainIndex, 0.9)
+	assert.LessOrEqual(t, res.Fairness.JainIndex, 1.0+1e-9)
+	assert.Positive(t, res.Fairness.Min)
+	assert.LessOrEqual(t, res.Fairness.Min, res.Fairness.Median)
+	assert.LessOrEqual(t, res.Fairness.Median, res.Fairness.Max)
+	assert.Zero(t, res.Abandoned)
+	assert.Equal(t, res.Requests+res.Unanswered, res.Latency.Count, "the messages in flight at the end are in the latency too")
 }
 
 // TestOpenLoopServerTakesButNeverAnswers: in the open loop a connection

@@ -48,7 +48,11 @@ func WriteText(w io.Writer, r *Result) error {
 	}
 	b.WriteString("\n")
 	if r.Unsent > 0 || r.Abandoned > 0 {
-		fmt.Fprintf(&b, "  Unsent (connection down or queue full): %d; abandoned in flight on failed connections: %d\n", r.Unsent, r.Abandoned)
+		fmt.Fprintf(&b, "  Unsent (connection down or queue full): %d; abandoned in flight on failed connections (in the latency at their age): %d\n", r.Unsent, r.Abandoned)
+	}
+	if f := r.Fairness; f != nil {
+		fmt.Fprintf(&b, "  conns served: %d/%d, fairness (Jain) %.2f, replies per conn min/median/max %d/%d/%d\n",
+			r.ConnsServed, c.Conns, f.JainIndex, f.Min, f.Median, f.Max)
 	}
 	fmt.Fprintf(&b, "Requests/sec: %12.2f\n", r.RPS)
 	if c.Rate > 0 {

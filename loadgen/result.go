@@ -38,16 +38,29 @@ type Result struct {
 	Unsent int64 `json:"unsent"`
 	// Abandoned counts messages in flight on a connection dropped for an
 	// error (their replies are never awaited); the error itself is counted
-	// once in Errors.
+	// once in Errors. Each is also in Latency at its age when given up (a
+	// lower bound of its latency), so a server that drops or starves
+	// connections cannot look fast.
 	Abandoned int64 `json:"abandoned"`
-	// Unanswered counts messages still in flight when the run ended. In the
-	// open loop these, and the Abandoned ones, are also in Latency, each at
-	// its age when given up (a lower bound), so a server that stops
-	// answering cannot look fast.
+	// Unanswered counts messages still in flight when the run ended (sent
+	// before its end). Each is also in Latency at its age then (a lower
+	// bound), in the closed and the open loop, so a server that stops
+	// answering, or never answers some connections, cannot look fast:
+	// Latency.Count = Requests + Abandoned + Unanswered (in a churn run,
+	// Requests + the errors + Unanswered).
 	Unanswered int64 `json:"unanswered"`
 	// Connects counts connections established (the initial ones and every
 	// replacement).
 	Connects int64 `json:"connects"`
+	// ConnsServed counts the connection slots (of Config.Conns; a slot is a
+	// connection and its replacements, in a churn run a client) that got at
+	// least one verified reply in the measured window.
+	ConnsServed int `json:"conns_served"`
+	// Fairness is how evenly the measured replies were spread over the
+	// slots (see Fairness). Nil only in results written before it existed,
+	// whose conns_served is 0 and whose closed-loop latency leaves out the
+	// messages never answered.
+	Fairness *Fairness `json:"fairness,omitempty"`
 
 	RPS       float64 `json:"rps"`        // achieved verified messages per second
 	TargetRPS float64 `json:"target_rps"` // Config.Rate; 0 for a closed loop

@@ -124,10 +124,12 @@ type recorder struct {
 	highestUS int64
 }
 
-func newRecorder(cfg Config, tm *timing, series *seconds) recorder {
+// newRecorder is a recorder for slots connection slots (the connections of
+// an event loop, or one churn client).
+func newRecorder(cfg Config, tm *timing, series *seconds, slots int) recorder {
 	nsec := int((cfg.Duration + time.Second - 1) / time.Second)
 	return recorder{
-		timing: tm, series: series, tally: newTally(cfg, nsec),
+		timing: tm, series: series, tally: newTally(cfg, nsec, slots),
 		secEnd: tm.measureStart + int64(time.Second), secHist: newHist(cfg, 3), highestUS: highestUS(cfg),
 	}
 }
@@ -137,15 +139,16 @@ func (r *recorder) latency(t0, now int64) {
 	_ = r.secHist.RecordValue(min((now-t0+500)/1000, r.highestUS))
 }
 
-// reply records a verified reply to a message sent (or due) at t0; during
-// the warm-up it is only counted.
-func (r *recorder) reply(t0, now int64) {
+// reply records a verified reply on connection slot slot to a message sent
+// (or due) at t0; during the warm-up it is only counted.
+func (r *recorder) reply(slot int, t0, now int64) {
 	if now < r.timing.measureStart {
 		r.tally.warmupRequests++
 		return
 	}
 	r.latency(t0, now)
 	r.tally.requests++
+	r.tally.slotReplies[slot]++
 	if r.secIdx < len(r.tally.secReqs) { // the second secHist is collecting
 		r.tally.secReqs[r.secIdx]++
 	}
@@ -223,17 +226,19 @@ type tally struct {
 	abandoned      int64
 	unanswered     int64
 	connects       int64
+	slotReplies    []int64 // verified replies per connection slot
 	secReqs        []int64
 	secErrs        []int64
 	stopped        int64 // when it stopped, ns since the start
 }
 
-func newTally(cfg Config, nsec int) *tally {
+func newTally(cfg Config, nsec, slots int) *tally {
 	return &tally{
-		hist:    newHist(cfg, 3),
-		lag:     newHist(cfg, 3),
-		secReqs: make([]int64, nsec),
-		secErrs: make([]int64, nsec),
+		hist:        newHist(cfg, 3),
+		lag:         newHist(cfg, 3),
+		slotReplies: make([]int64, slots),
+		secReqs:     make([]int64, nsec),
+		secErrs:     make([]int64, nsec),
 	}
 }
 
@@ -271,7 +276,9 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 	}
 	stopped := tm.end
 	nsec := 0
+	var perSlot []int64 // every slot belongs to one tally; their order does not matter
 	for _, t := range ts {
+		perSlot = append(perSlot, t.slotReplies...)
 		hist.Merge(t.hist)
 		lag.Merge(t.lag)
 		res.Requests += t.requests
@@ -290,6 +297,7 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 		res.Errors[k] += 0
 	}
 	res.Mismatches = res.Errors[ErrMismatch]
+	res.ConnsServed, res.Fairness = fairness(perSlot)
 	elapsed := max(0, stopped-tm.measureStart)
 	res.Elapsed = float64(elapsed) / 1e9
 	if res.Elapsed > 0 {

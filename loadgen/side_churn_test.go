@@ -98,6 +98,10 @@ func TestChurn(t *testing.T) {
 			assert.Equal(t, 4, res.Config.Loops, "a goroutine per client")
 			assert.Positive(t, res.Latency.P50)
 			assert.NotEmpty(t, res.Series)
+			assert.Equal(t, 4, res.ConnsServed, "a slot is a client")
+			require.NotNil(t, res.Fairness)
+			assert.Greater(t, res.Fairness.JainIndex, 0.5)
+			assert.LessOrEqual(t, res.Fairness.JainIndex, 1.0+1e-9)
 		})
 	}
 }
@@ -121,6 +125,15 @@ func TestChurnServerNeverAnswers(t *testing.T) {
 	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 2, Churn: true, Duration: 600 * time.Millisecond, Timeout: 100 * time.Millisecond})
 	assert.Zero(t, res.Requests)
 	assert.Positive(t, res.Errors[loadgen.ErrTimeout])
+	// Every failed exchange, and the ones cut by the end, are in the
+	// latency at their age: a server that never answers cannot look fast.
+	var failed int64
+	for _, n := range res.Errors {
+		failed += n
+	}
+	assert.Equal(t, failed+res.Unanswered, res.Latency.Count)
+	assert.GreaterOrEqual(t, res.Latency.P50, 100e3, "a timed-out exchange waited at least the timeout")
+	assert.Zero(t, res.ConnsServed)
 }
 
 func TestChurnDeadServer(t *testing.T) {
