@@ -25,7 +25,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // runOnTime runs cfg and checks that Run returned within its warm-up and
-// duration plus a grace period.
+// duration plus a grace period: a check that it ends by itself without
+// waiting out a timeout, not a timing measurement, so the grace (1 s)
+// leaves room for a -race binary on a loaded 2-core machine.
 func runOnTime(t testing.TB, cfg loadgen.Config) *loadgen.Result {
 	t.Helper()
 	start := time.Now()
@@ -33,7 +35,7 @@ func runOnTime(t testing.TB, cfg loadgen.Config) *loadgen.Result {
 	took := time.Since(start)
 	require.NoError(t, err)
 	require.NotNil(t, res)
-	assert.Less(t, took, cfg.Warmup+cfg.Duration+300*time.Millisecond, "Run must end on time")
+	assert.Less(t, took, cfg.Warmup+cfg.Duration+time.Second, "Run must end on time")
 	t.Logf("took %v: requests %d rps %.0f errors %v connects %d unsent %d latency %+v", took.Round(time.Millisecond), res.Requests, res.RPS, res.Errors, res.Connects, res.Unsent, res.Latency)
 	return res
 }
