@@ -146,11 +146,15 @@ func TestRunOrderAndExits(t *testing.T) {
 	for _, s := range run.Samples {
 		order = append(order, fmt.Sprintf("%s/%s/%d", s.Scenario, s.Arch, s.Rep))
 	}
-	assert.Equal(t, []string{
-		"s1/fake-ok/1", "s1/fake-crash/1", // repetition 1 of every architecture,
-		"s1/fake-crash/2", "s1/fake-ok/2", // then repetition 2, rotated
-		"s2/fake-ok/1", "s2/fake-ok/2", // s2 applies to fake-ok only
-	}, order)
+	// Repetition 1 of every architecture, then repetition 2, each in an
+	// order shuffled with the seed; s2 applies to fake-ok only.
+	require.Len(t, order, 6)
+	assert.ElementsMatch(t, []string{"s1/fake-ok/1", "s1/fake-crash/1"}, order[0:2])
+	assert.ElementsMatch(t, []string{"s1/fake-ok/2", "s1/fake-crash/2"}, order[2:4])
+	assert.Equal(t, []string{"s2/fake-ok/1", "s2/fake-ok/2"}, order[4:6])
+	assert.NotZero(t, run.Seed, "a seed derived from the start time is recorded")
+	assert.Equal(t, results.StopMaxReps, run.Stopped, "a fixed design runs its repetitions")
+	assert.Zero(t, run.Budget)
 	for _, s := range run.Samples {
 		require.NotNil(t, s.Result, s.Arch)
 		assert.Positive(t, s.Wall)
@@ -181,11 +185,13 @@ func TestRunOrderAndExits(t *testing.T) {
 	assert.Positive(t, run.Elapsed)
 
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
-	require.Len(t, lines, 7, progress.String())
+	require.Len(t, lines, 8, progress.String())
 	assert.Contains(t, lines[0], "6 server runs")
-	assert.Contains(t, lines[2], "[2/6] s1 fake-crash rep 1/2")
-	assert.Contains(t, lines[2], "server crash")
+	assert.Contains(t, lines[0], fmt.Sprintf("seed %d", run.Seed))
+	assert.Regexp(t, `^\[2/6\] s1 fake-(ok|crash) rep 1/2: `, lines[2])
+	assert.Contains(t, progress.String(), "s1 fake-crash rep 1/2: 5000 msg/s, p99 0s, 0 errors, server crash")
 	assert.Contains(t, lines[6], "0s left")
+	assert.Contains(t, lines[7], "stopped (max-reps) after 6 server runs")
 }
 
 func TestRunServerHangs(t *testing.T) {
@@ -260,6 +266,7 @@ func TestRunInterrupted(t *testing.T) {
 	assert.Equal(t, results.ExitClean, run.Samples[0].Exit, "the server is still stopped")
 	assert.Contains(t, run.Samples[0].Error, "context canceled")
 	assert.NotEmpty(t, run.Interrupted)
+	assert.Equal(t, results.StopInterrupted, run.Stopped)
 }
 
 func TestRunBadOptions(t *testing.T) {
