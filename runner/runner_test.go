@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -393,7 +394,7 @@ func TestBuiltBinaryEndToEnd(t *testing.T) {
 	assert.Regexp(t, `│ goroutine +│`, stdout.String())
 	assert.Regexp(t, `│ sequential +│`, stdout.String())
 	assert.NotContains(t, stdout.String(), "[1/2]", "progress goes to stderr")
-	assert.Contains(t, stderr.String(), "[1/2] conns-4 goroutine rep 1/1")
+	assert.Regexp(t, `\[1/2\] conns-4 (goroutine|sequential) rep 1/1`, stderr.String())
 	assert.Contains(t, stderr.String(), "results in "+outDir)
 
 	b, err := os.ReadFile(filepath.Join(outDir, results.FileJSON))
@@ -404,10 +405,42 @@ func TestBuiltBinaryEndToEnd(t *testing.T) {
 	for _, s := range run.Samples {
 		checkRealSample(t, s)
 	}
+	assert.Equal(t, results.StopMaxReps, run.Stopped, "--reps alone: a fixed design")
+	assert.NotZero(t, run.Seed)
+	assert.Zero(t, run.Budget)
 	assert.Contains(t, run.Env.Libraries, "go.yaml.in/yaml/v3")
 	assert.Regexp(t, `^([0-9a-f]{40}|unknown)$`, run.Env.GitCommit)
 	for _, f := range []string{results.FileMD, results.FileCSV, results.FileBench} {
 		_, err := os.Stat(filepath.Join(outDir, f))
 		assert.NoError(t, err)
+	}
+
+	// With a budget: the flags reach results.json, and every cell has
+	// its minimum and at most --max-reps.
+	budgetDir := filepath.Join(dir, "budget")
+	stderr.Reset()
+	cmd = exec.Command(bin, "run", "--suite", suiteFile, "--arch", "goroutine,sequential", "--budget", "20s", "--max-reps", "4", "--seed", "1234", "--out", budgetDir)
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
+	b, err = os.ReadFile(filepath.Join(budgetDir, results.FileJSON))
+	require.NoError(t, err)
+	var budgeted results.Run
+	require.NoError(t, json.Unmarshal(b, &budgeted))
+	assert.Equal(t, int64(1234), budgeted.Seed)
+	assert.Equal(t, 20.0, budgeted.Budget)
+	assert.Equal(t, 3, budgeted.Reps)
+	assert.Equal(t, 4, budgeted.MaxReps)
+	assert.Contains(t, []string{results.StopResolved, results.StopMaxReps, results.StopBudget}, budgeted.Stopped)
+	assert.Contains(t, stderr.String(), "seed 1234")
+	assert.Contains(t, stderr.String(), "stopped ("+budgeted.Stopped+")")
+	perArch := map[string]int{}
+	for _, s := range budgeted.Samples {
+		perArch[s.Arch]++
+	}
+	for _, arch := range []string{"goroutine", "sequential"} {
+		if budgeted.Stopped != results.StopBudget {
+			assert.GreaterOrEqual(t, perArch[arch], 3, arch)
+		}
+		assert.LessOrEqual(t, perArch[arch], 4, arch)
 	}
 }
