@@ -222,7 +222,11 @@ func TestRunServerStartFailures(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Len(t, run.Samples, 3)
-	silent, early, unavailable := run.Samples[0], run.Samples[1], run.Samples[2]
+	byArch := map[string]results.Sample{}
+	for _, s := range run.Samples {
+		byArch[s.Arch] = s
+	}
+	silent, early, unavailable := byArch["fake-silent"], byArch["fake-early"], byArch["fake-unavailable"]
 	assert.Nil(t, silent.Result)
 	assert.Contains(t, silent.Error, `no "listening on ADDR" line within 2s`)
 	assert.Nil(t, early.Result)
