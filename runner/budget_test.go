@@ -1,8 +1,10 @@
 package runner_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,9 +218,12 @@ func TestBudgetSpent(t *testing.T) {
 			o := budgetOptions(t, clock, load)
 			o.Budget = tc.budget
 			o.Pending = func(run *results.Run) []results.Cell { return []results.Cell{s1ok, s1crash, s2ok} }
+			var progress bytes.Buffer
+			o.Progress = &progress
 			run, err := runner.Run(context.Background(), o)
 			require.NoError(t, err)
 			assert.Len(t, run.Samples, tc.samples)
+			assert.Equal(t, tc.samples < 9, strings.Contains(progress.String(), "ends before the minimum of 3 repetitions: 4 of 9 server runs done"), progress.String())
 			assert.Equal(t, results.StopBudget, run.Stopped)
 			assert.LessOrEqual(t, run.Elapsed, tc.budget.Seconds())
 			assert.Greater(t, run.Elapsed+10, tc.budget.Seconds(), "stopped only when the next would not fit")

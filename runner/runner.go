@@ -382,6 +382,8 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 		}
 		if !fits(rep) {
 			run.Stopped = results.StopBudget
+			fmt.Fprintf(o.Progress, "archbench run: the budget %v ends before the minimum of %d repetitions: %d of %d server runs done (raise --budget or lower --min-reps)\n",
+				o.Budget, o.Reps, done, len(jobs))
 			break
 		}
 		do(rep, firstLine)
@@ -410,14 +412,14 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 			}
 		}
 	}
-	run.Elapsed = o.Now().Sub(began).Seconds()
+	elapsed := o.Now().Sub(began)
+	run.Elapsed = elapsed.Seconds()
 	if err := ctx.Err(); err != nil {
 		run.Stopped = results.StopInterrupted
 		run.Interrupted = err.Error()
 		return run, fmt.Errorf("runner: interrupted after %d runs: %w", len(run.Samples), err)
 	}
-	fmt.Fprintf(o.Progress, "archbench run: stopped (%s) after %d server runs in %v\n", run.Stopped, len(run.Samples),
-		(time.Duration(run.Elapsed * float64(time.Second))).Round(time.Second))
+	fmt.Fprintf(o.Progress, "archbench run: stopped (%s) after %d server runs in %v\n", run.Stopped, len(run.Samples), elapsed.Round(time.Second))
 	return run, nil
 }
 
