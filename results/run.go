@@ -43,7 +43,27 @@ type Run struct {
 	// Interrupted says the run was stopped early (SIGINT, an error); the
 	// samples present are complete.
 	Interrupted string `json:"interrupted,omitempty"`
+
+	// Stopped says what ended the run: StopResolved, StopBudget,
+	// StopMaxReps or StopInterrupted ("" in a results.json from before).
+	Stopped string `json:"stopped"`
+	// Budget is the time budget in seconds (0 = a fixed design of Reps
+	// repetitions); Reps is then the minimum and MaxReps the most any
+	// scenario × architecture got.
+	Budget  float64 `json:"budget_s,omitempty"`
+	MaxReps int     `json:"max_reps,omitempty"`
+	// Seed is the seed of the run order's shuffle: the same seed gives the
+	// same order for the same suite, architectures and repetitions.
+	Seed int64 `json:"seed"`
 }
+
+// What stopped a run (Run.Stopped).
+const (
+	StopResolved    = "resolved"    // nothing pending: the ranking is decided
+	StopBudget      = "budget"      // the next repetition would not fit in the budget
+	StopMaxReps     = "max-reps"    // the pending cells reached MaxReps, or a fixed design ran its Reps
+	StopInterrupted = "interrupted" // SIGINT, SIGTERM or an error; the samples present are complete
+)
 
 // Env is the machine and the software the run measured.
 type Env struct {

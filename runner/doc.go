@@ -14,8 +14,19 @@
 // stderr is kept as a 4 KiB tail for crash reports.
 //
 // Order: scenario by scenario; within a scenario, repetition 1 of every
-// architecture, then repetition 2 (starting one architecture later), so
-// that slow drifts of the machine spread over all architectures.
+// architecture, then repetition 2, each repetition in its own order
+// shuffled with the run's seed (Options.Seed, recorded in results.json),
+// so that slow drifts of the machine spread over all architectures and
+// none always follows the same one. With a budget (Options.Budget), an
+// adaptive phase follows: rounds of one more repetition of every cell
+// (scenario × architecture) that results.Pending lists, shuffled across
+// scenarios, until nothing is pending (results.StopResolved), the pending
+// cells have MaxReps (StopMaxReps) or the next repetition, estimated from
+// the ones measured, would end past the budget (StopBudget): a run ends
+// within the budget unless a repetition takes longer than estimated.
+// Rate sweeps are a fixed design: Reps whole sweeps (saturation run, then
+// every step, back to back), no extra repetitions, since a step repeated
+// alone would be relative to another repetition's saturation rate.
 //
 // Pinning (Linux): the server's threads are pinned with sched_setaffinity
 // right after it starts and again once it listens; the runner pins its own

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +140,35 @@ func testScenario(t *testing.T) *scenarios.Scenario {
 	s, err := scenarios.Parse("t.yaml", []byte("scenarios: [{name: a, description: d, load: {warmup: 250ms, duration: 1250ms}}]"))
 	require.NoError(t, err)
 	return &s.Scenarios[0]
+}
+
+// TestPlanSeed: the first phase's order is a function of the seed; every
+// repetition holds every architecture once.
+func TestPlanSeed(t *testing.T) {
+	s, err := scenarios.Parse("t.yaml", []byte("scenarios: [{name: a, description: d, load: {duration: 1s}}, {name: b, description: d, load: {duration: 1s}}]"))
+	require.NoError(t, err)
+	archs := []string{"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"}
+	order := func(seed uint64) []string {
+		var o []string
+		for _, rep := range plan(Options{Suite: s, Archs: archs, Reps: 3}, rand.New(rand.NewPCG(seed, 0))) {
+			require.Len(t, rep, 1)
+			o = append(o, fmt.Sprintf("%s/%s/%d", rep[0].name, rep[0].arch, rep[0].rep))
+		}
+		return o
+	}
+	archOrder := func(rep []string) []string {
+		var a []string
+		for _, o := range rep {
+			a = append(a, strings.Split(o, "/")[1])
+		}
+		return a
+	}
+	one := order(1)
+	assert.Equal(t, one, order(1))
+	assert.NotEqual(t, one, order(2))
+	require.Len(t, one, 2*3*len(archs))
+	for i := 0; i < len(one); i += len(archs) {
+		assert.ElementsMatch(t, archs, archOrder(one[i:i+len(archs)]), "repetition %d holds every architecture once", i/len(archs))
+	}
+	assert.NotEqual(t, archOrder(one[:len(archs)]), archOrder(one[len(archs):2*len(archs)]), "each repetition has its own order")
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,7 +20,12 @@ import (
 
 // Defaults for Options' zero values.
 const (
-	DefaultReps         = 3
+	DefaultReps = 3
+	// MinAdaptiveReps is the fewest repetitions per cell a run with a
+	// budget starts with (Options.Reps, the minimum, is at least this).
+	MinAdaptiveReps = 3
+	// DefaultMaxReps bounds a cell's repetitions in a run with a budget.
+	DefaultMaxReps      = 10
 	DefaultStartTimeout = 10 * time.Second
 	// DefaultStopGrace bounds a server's exit after SIGTERM: `archbench
 	// serve` stops within its 4 s shutdown grace, so 6 s means a hang.
@@ -39,8 +46,30 @@ type Options struct {
 	// Archs are the architectures, in the order each repetition starts
 	// with (later repetitions rotate it).
 	Archs []string
-	// Reps is how many times each scenario runs on each architecture (0 = 3).
+	// Reps is how many times each scenario runs on each architecture (0 =
+	// 3); with a Budget, the minimum (at least MinAdaptiveReps).
 	Reps int
+	// Budget, if positive, makes the run adaptive: after Reps repetitions
+	// of every cell (scenario × architecture), each round gives one more
+	// repetition to every cell that Pending lists, until none is pending,
+	// each has MaxReps, or the next repetition would not fit in the
+	// budget (estimated from the repetitions measured so far). A
+	// repetition that would not fit is not started, in the first phase
+	// too. Rate sweeps are a fixed design: they run Reps whole sweeps and
+	// get no extra repetitions. 0 = a fixed design of Reps repetitions.
+	Budget time.Duration
+	// MaxReps bounds a cell's repetitions when Budget is set (0 = DefaultMaxReps).
+	MaxReps int
+	// Seed seeds the shuffle of each round's order (0 = derived from the
+	// start time); results.json records it, and the same seed gives the
+	// same order for the same suite, architectures and repetitions.
+	Seed int64
+	// Pending lists the cells that need more repetitions (nil =
+	// results.Pending); tests replace it.
+	Pending func(*results.Run) []results.Cell
+	// Now is the runner's clock for the budget, sample starts and wall
+	// times (nil = time.Now); tests replace it.
+	Now func() time.Time
 	// Binary is the archbench executable started as `Binary serve ...`
 	// ("" = this process's executable).
 	Binary string
@@ -72,6 +101,34 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Reps == 0 {
 		o.Reps = DefaultReps
+	}
+	if o.Budget < 0 {
+		return o, fmt.Errorf("%w: budget %v: want a positive duration (or 0 for a fixed design)", ErrOptions, o.Budget)
+	}
+	if o.MaxReps < 0 {
+		return o, fmt.Errorf("%w: max reps %d: want at least 1", ErrOptions, o.MaxReps)
+	}
+	if o.Budget > 0 {
+		if o.Reps < MinAdaptiveReps {
+			return o, fmt.Errorf("%w: reps %d: a run with a budget starts with at least %d repetitions", ErrOptions, o.Reps, MinAdaptiveReps)
+		}
+		if o.MaxReps == 0 {
+			o.MaxReps = max(DefaultMaxReps, o.Reps)
+		}
+		if o.MaxReps < o.Reps {
+			return o, fmt.Errorf("%w: max reps %d below the minimum %d", ErrOptions, o.MaxReps, o.Reps)
+		}
+	} else {
+		o.MaxReps = o.Reps
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Seed == 0 {
+		o.Seed = o.Now().UnixNano()
+	}
+	if o.Pending == nil {
+		o.Pending = results.Pending
 	}
 	if o.Binary == "" {
 		exe, err := os.Executable()
@@ -115,13 +172,34 @@ type job struct {
 	sat  *float64
 }
 
-// plan orders the runs: scenario by scenario; within one, repetition 1 of
-// every architecture, then repetition 2, ..., each repetition starting one
-// architecture later so that no architecture always follows the same one.
-// A rate sweep runs, for each architecture and repetition, its saturation
-// run and then every step.
-func plan(o Options) []job {
+// repetition is one repetition of a cell (sc on arch): one run, or a rate
+// sweep's saturation run then each of its steps, back to back. The budget
+// is checked before a repetition, never inside one.
+func repetition(sc *scenarios.Scenario, arch string, rep int) []job {
+	if sc.RateSweep == nil {
+		return []job{{sc: sc, name: sc.Name, arch: arch, rep: rep}}
+	}
+	sat := new(float64)
 	var jobs []job
+	for _, f := range append([]float64{0}, sc.RateSweep.Fractions()...) {
+		jobs = append(jobs, job{sc: sc, name: results.SweepName(sc.Name, f), arch: arch, rep: rep,
+			step: &results.SweepStep{Of: sc.Name, Fraction: f}, sat: sat})
+	}
+	return jobs
+}
+
+// shuffle permutes x with rng: the one source of randomness in the order.
+func shuffle[T any](rng *rand.Rand, x []T) {
+	rng.Shuffle(len(x), func(a, b int) { x[a], x[b] = x[b], x[a] })
+}
+
+// plan orders the first phase: scenario by scenario; within one,
+// repetition 1 of every architecture, then repetition 2, ..., each
+// repetition in its own order shuffled by rng, so that slow drifts of the
+// machine spread over all architectures and none always follows the same
+// one.
+func plan(o Options, rng *rand.Rand) [][]job {
+	var reps [][]job
 	for i := range o.Suite.Scenarios {
 		sc := &o.Suite.Scenarios[i]
 		var archs []string
@@ -131,28 +209,68 @@ func plan(o Options) []job {
 			}
 		}
 		for rep := 1; rep <= o.Reps; rep++ {
-			for k := range archs {
-				arch := archs[(k+rep-1)%len(archs)]
-				if sc.RateSweep == nil {
-					jobs = append(jobs, job{sc: sc, name: sc.Name, arch: arch, rep: rep})
-					continue
-				}
-				// The saturation run, then each step, back to back.
-				sat := new(float64)
-				for _, f := range append([]float64{0}, sc.RateSweep.Fractions()...) {
-					jobs = append(jobs, job{sc: sc, name: results.SweepName(sc.Name, f), arch: arch, rep: rep,
-						step: &results.SweepStep{Of: sc.Name, Fraction: f}, sat: sat})
-				}
+			shuffle(rng, archs)
+			for _, arch := range archs {
+				reps = append(reps, repetition(sc, arch, rep))
 			}
 		}
 	}
-	return jobs
+	return reps
+}
+
+// round is one round of the adaptive phase: one more repetition of every
+// cell that o.Pending lists, in an order shuffled by rng across scenarios.
+// Rate sweeps (a fixed design), architectures that are unavailable here
+// and cells this run does not hold are never repeated. With nothing to
+// repeat, stop says why: StopMaxReps if a pending cell has MaxReps
+// repetitions, else StopResolved.
+func round(o Options, run *results.Run, rng *rand.Rand) (reps [][]job, stop string) {
+	count := map[results.Cell]int{}
+	unavailable := map[results.Cell]bool{}
+	for _, s := range run.Samples {
+		c := results.Cell{Scenario: s.Scenario, Arch: s.Arch}
+		count[c]++
+		if s.Unavailable != "" {
+			unavailable[c] = true
+		}
+	}
+	repeatable := map[string]*scenarios.Scenario{}
+	for i := range o.Suite.Scenarios {
+		if sc := &o.Suite.Scenarios[i]; sc.RateSweep == nil {
+			repeatable[sc.Name] = sc
+		}
+	}
+	seen := map[results.Cell]bool{}
+	atMax := false
+	for _, c := range o.Pending(run) {
+		sc, ok := repeatable[c.Scenario]
+		if !ok || seen[c] || unavailable[c] || !sc.AppliesTo(c.Arch) || !slices.Contains(o.Archs, c.Arch) {
+			continue
+		}
+		seen[c] = true
+		if count[c] >= o.MaxReps {
+			atMax = true
+			continue
+		}
+		reps = append(reps, repetition(sc, c.Arch, count[c]+1))
+	}
+	switch {
+	case len(reps) > 0:
+		shuffle(rng, reps)
+		return reps, ""
+	case atMax:
+		return nil, results.StopMaxReps
+	default:
+		return nil, results.StopResolved
+	}
 }
 
 // Run executes the suite and returns every repetition's measurements. A
 // server that fails to start, crashes or hangs is recorded in its sample
-// and the run goes on. If ctx ends, Run stops the current server and
-// returns the samples so far (Interrupted set) with ctx's error.
+// and the run goes on. With a Budget, an adaptive phase follows the
+// first Reps repetitions (see Options.Budget). If ctx ends, Run stops the
+// current server and returns the samples so far (Interrupted set) with
+// ctx's error. Run.Stopped says what ended the run.
 func Run(ctx context.Context, o Options) (*results.Run, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -186,10 +304,15 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 		Schema:    results.SchemaVersion,
 		Suite:     o.Suite.Name,
 		SuiteFile: o.Suite.File,
-		Start:     time.Now().UTC().Round(0),
+		Start:     o.Now().UTC().Round(0),
 		Env:       Environment(o.ServerCPUs, o.ClientCPUs),
 		Archs:     o.Archs,
 		Reps:      o.Reps,
+		Seed:      o.Seed,
+	}
+	if o.Budget > 0 {
+		run.Budget = o.Budget.Seconds()
+		run.MaxReps = o.MaxReps
 	}
 	run.Env.FDLimit = fdLimit
 	run.SLO = o.SLO
@@ -214,27 +337,89 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 		}
 	}
 
-	jobs := plan(o)
+	rng := rand.New(rand.NewPCG(uint64(o.Seed), 0))
+	first := plan(o, rng)
+	var jobs []job // the first phase's, in order
+	for _, r := range first {
+		jobs = append(jobs, r...)
+	}
 	est := &estimator{overhead: 250 * time.Millisecond}
-	fmt.Fprintf(o.Progress, "archbench run: suite %s, %d scenarios x %d architectures x %d repetitions = %d server runs, about %v\n",
+	fmt.Fprintf(o.Progress, "archbench run: suite %s, %d scenarios x %d architectures x %d repetitions = %d server runs, about %v",
 		o.Suite.Name, len(o.Suite.Scenarios), len(o.Archs), o.Reps, len(jobs), est.left(jobs).Round(time.Second))
-	began := time.Now()
-	for i, j := range jobs {
+	if o.Budget > 0 {
+		fmt.Fprintf(o.Progress, "; then up to %d repetitions of the cells that decide the ranking, within a budget of %v", o.MaxReps, o.Budget)
+	}
+	fmt.Fprintf(o.Progress, "; seed %d\n", o.Seed)
+
+	began := o.Now()
+	// fits reports whether a repetition, as estimated from the ones
+	// measured so far, ends within the budget.
+	fits := func(rep []job) bool {
+		return o.Budget <= 0 || o.Now().Sub(began)+est.left(rep) <= o.Budget
+	}
+	// do runs a repetition's jobs and prints line(j, sample) after each.
+	do := func(rep []job, line func(job, results.Sample) string) {
+		for _, j := range rep {
+			if ctx.Err() != nil {
+				return
+			}
+			s := runOne(ctx, o, j, serverMask)
+			run.Samples = append(run.Samples, s)
+			est.add(j, s.Wall)
+			fmt.Fprintln(o.Progress, line(j, s))
+		}
+	}
+
+	done := 0
+	firstLine := func(j job, s results.Sample) string {
+		done++
+		return fmt.Sprintf("[%*d/%d] %s %s rep %d/%d: %s; %v left", len(fmt.Sprint(len(jobs))), done, len(jobs),
+			j.name, j.arch, j.rep, o.Reps, summary(s), est.left(jobs[done:]).Round(time.Second))
+	}
+	for _, rep := range first {
 		if ctx.Err() != nil {
 			break
 		}
-		s := runOne(ctx, o, j, serverMask)
-		run.Samples = append(run.Samples, s)
-		est.add(j, s.Wall)
-		fmt.Fprintf(o.Progress, "[%*d/%d] %s %s rep %d/%d: %s; %v left\n",
-			len(fmt.Sprint(len(jobs))), i+1, len(jobs), j.name, j.arch, j.rep, o.Reps,
-			summary(s), est.left(jobs[i+1:]).Round(time.Second))
+		if !fits(rep) {
+			run.Stopped = results.StopBudget
+			fmt.Fprintf(o.Progress, "archbench run: the budget %v ends before the minimum of %d repetitions: %d of %d server runs done (raise --budget or lower --min-reps)\n",
+				o.Budget, o.Reps, done, len(jobs))
+			break
+		}
+		do(rep, firstLine)
 	}
-	run.Elapsed = time.Since(began).Seconds()
+	switch {
+	case ctx.Err() != nil || run.Stopped != "":
+	case o.Budget <= 0:
+		run.Stopped = results.StopMaxReps
+	default:
+		extraLine := func(j job, s results.Sample) string {
+			return fmt.Sprintf("[extra] %s %s rep %d: %s; %v of the budget left", j.name, j.arch, j.rep,
+				summary(s), max(0, o.Budget-o.Now().Sub(began)).Round(time.Second))
+		}
+		for run.Stopped == "" && ctx.Err() == nil {
+			var reps [][]job
+			reps, run.Stopped = round(o, run, rng)
+			for _, rep := range reps {
+				if ctx.Err() != nil {
+					break
+				}
+				if !fits(rep) {
+					run.Stopped = results.StopBudget
+					break
+				}
+				do(rep, extraLine)
+			}
+		}
+	}
+	elapsed := o.Now().Sub(began)
+	run.Elapsed = elapsed.Seconds()
 	if err := ctx.Err(); err != nil {
+		run.Stopped = results.StopInterrupted
 		run.Interrupted = err.Error()
-		return run, fmt.Errorf("runner: interrupted after %d of %d runs: %w", len(run.Samples), len(jobs), err)
+		return run, fmt.Errorf("runner: interrupted after %d runs: %w", len(run.Samples), err)
 	}
+	fmt.Fprintf(o.Progress, "archbench run: stopped (%s) after %d server runs in %v\n", run.Stopped, len(run.Samples), elapsed.Round(time.Second))
 	return run, nil
 }
 
@@ -249,9 +434,9 @@ func maskOf(cpus []int) *cpuMask {
 // runOne starts the server, runs the load against it, samples the server's
 // CPU and peak RSS around the load and stops it.
 func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sample) {
-	start := time.Now()
+	start := o.Now()
 	s = results.Sample{Scenario: j.name, Arch: j.arch, Rep: j.rep, Start: start.UTC().Round(0)}
-	defer func() { s.Wall = time.Since(start).Seconds() }()
+	defer func() { s.Wall = o.Now().Sub(start).Seconds() }()
 	cfg := j.sc.Load.WithDefaults()
 	if j.step != nil && j.step.Fraction > 0 {
 		if *j.sat <= 0 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -146,11 +147,15 @@ func TestRunOrderAndExits(t *testing.T) {
 	for _, s := range run.Samples {
 		order = append(order, fmt.Sprintf("%s/%s/%d", s.Scenario, s.Arch, s.Rep))
 	}
-	assert.Equal(t, []string{
-		"s1/fake-ok/1", "s1/fake-crash/1", // repetition 1 of every architecture,
-		"s1/fake-crash/2", "s1/fake-ok/2", // then repetition 2, rotated
-		"s2/fake-ok/1", "s2/fake-ok/2", // s2 applies to fake-ok only
-	}, order)
+	// Repetition 1 of every architecture, then repetition 2, each in an
+	// order shuffled with the seed; s2 applies to fake-ok only.
+	require.Len(t, order, 6)
+	assert.ElementsMatch(t, []string{"s1/fake-ok/1", "s1/fake-crash/1"}, order[0:2])
+	assert.ElementsMatch(t, []string{"s1/fake-ok/2", "s1/fake-crash/2"}, order[2:4])
+	assert.Equal(t, []string{"s2/fake-ok/1", "s2/fake-ok/2"}, order[4:6])
+	assert.NotZero(t, run.Seed, "a seed derived from the start time is recorded")
+	assert.Equal(t, results.StopMaxReps, run.Stopped, "a fixed design runs its repetitions")
+	assert.Zero(t, run.Budget)
 	for _, s := range run.Samples {
 		require.NotNil(t, s.Result, s.Arch)
 		assert.Positive(t, s.Wall)
@@ -181,11 +186,13 @@ func TestRunOrderAndExits(t *testing.T) {
 	assert.Positive(t, run.Elapsed)
 
 	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
-	require.Len(t, lines, 7, progress.String())
+	require.Len(t, lines, 8, progress.String())
 	assert.Contains(t, lines[0], "6 server runs")
-	assert.Contains(t, lines[2], "[2/6] s1 fake-crash rep 1/2")
-	assert.Contains(t, lines[2], "server crash")
+	assert.Contains(t, lines[0], fmt.Sprintf("seed %d", run.Seed))
+	assert.Regexp(t, `^\[2/6\] s1 fake-(ok|crash) rep 1/2: `, lines[2])
+	assert.Contains(t, progress.String(), "s1 fake-crash rep 1/2: 5000 msg/s, p99 0s, 0 errors, server crash")
 	assert.Contains(t, lines[6], "0s left")
+	assert.Contains(t, lines[7], "stopped (max-reps) after 6 server runs")
 }
 
 func TestRunServerHangs(t *testing.T) {
@@ -215,7 +222,11 @@ func TestRunServerStartFailures(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Len(t, run.Samples, 3)
-	silent, early, unavailable := run.Samples[0], run.Samples[1], run.Samples[2]
+	byArch := map[string]results.Sample{}
+	for _, s := range run.Samples {
+		byArch[s.Arch] = s
+	}
+	silent, early, unavailable := byArch["fake-silent"], byArch["fake-early"], byArch["fake-unavailable"]
 	assert.Nil(t, silent.Result)
 	assert.Contains(t, silent.Error, `no "listening on ADDR" line within 2s`)
 	assert.Nil(t, early.Result)
@@ -260,6 +271,7 @@ func TestRunInterrupted(t *testing.T) {
 	assert.Equal(t, results.ExitClean, run.Samples[0].Exit, "the server is still stopped")
 	assert.Contains(t, run.Samples[0].Error, "context canceled")
 	assert.NotEmpty(t, run.Interrupted)
+	assert.Equal(t, results.StopInterrupted, run.Stopped)
 }
 
 func TestRunBadOptions(t *testing.T) {
@@ -386,7 +398,7 @@ func TestBuiltBinaryEndToEnd(t *testing.T) {
 	assert.Regexp(t, `│ goroutine +│`, stdout.String())
 	assert.Regexp(t, `│ sequential +│`, stdout.String())
 	assert.NotContains(t, stdout.String(), "[1/2]", "progress goes to stderr")
-	assert.Contains(t, stderr.String(), "[1/2] conns-4 goroutine rep 1/1")
+	assert.Regexp(t, `\[1/2\] conns-4 (goroutine|sequential) rep 1/1`, stderr.String())
 	assert.Contains(t, stderr.String(), "results in "+outDir)
 
 	b, err := os.ReadFile(filepath.Join(outDir, results.FileJSON))
@@ -397,10 +409,42 @@ func TestBuiltBinaryEndToEnd(t *testing.T) {
 	for _, s := range run.Samples {
 		checkRealSample(t, s)
 	}
+	assert.Equal(t, results.StopMaxReps, run.Stopped, "--reps alone: a fixed design")
+	assert.NotZero(t, run.Seed)
+	assert.Zero(t, run.Budget)
 	assert.Contains(t, run.Env.Libraries, "go.yaml.in/yaml/v3")
 	assert.Regexp(t, `^([0-9a-f]{40}|unknown)$`, run.Env.GitCommit)
 	for _, f := range []string{results.FileMD, results.FileCSV, results.FileBench} {
 		_, err := os.Stat(filepath.Join(outDir, f))
 		assert.NoError(t, err)
+	}
+
+	// With a budget: the flags reach results.json, and every cell has
+	// its minimum and at most --max-reps.
+	budgetDir := filepath.Join(dir, "budget")
+	stderr.Reset()
+	cmd = exec.Command(bin, "run", "--suite", suiteFile, "--arch", "goroutine,sequential", "--budget", "20s", "--max-reps", "4", "--seed", "1234", "--out", budgetDir)
+	cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+	require.NoError(t, cmd.Run(), "stderr: %s", stderr.String())
+	b, err = os.ReadFile(filepath.Join(budgetDir, results.FileJSON))
+	require.NoError(t, err)
+	var budgeted results.Run
+	require.NoError(t, json.Unmarshal(b, &budgeted))
+	assert.Equal(t, int64(1234), budgeted.Seed)
+	assert.Equal(t, 20.0, budgeted.Budget)
+	assert.Equal(t, 3, budgeted.Reps)
+	assert.Equal(t, 4, budgeted.MaxReps)
+	assert.Contains(t, []string{results.StopResolved, results.StopMaxReps, results.StopBudget}, budgeted.Stopped)
+	assert.Contains(t, stderr.String(), "seed 1234")
+	assert.Contains(t, stderr.String(), "stopped ("+budgeted.Stopped+")")
+	perArch := map[string]int{}
+	for _, s := range budgeted.Samples {
+		perArch[s.Arch]++
+	}
+	for _, arch := range []string{"goroutine", "sequential"} {
+		if budgeted.Stopped != results.StopBudget {
+			assert.GreaterOrEqual(t, perArch[arch], 3, arch)
+		}
+		assert.LessOrEqual(t, perArch[arch], 4, arch)
 	}
 }

@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"time"
+
 	"archbench/loadgen"
 	"archbench/servers"
 )
@@ -12,6 +14,13 @@ type Suite struct {
 	Name string
 	// Description says what the suite is for.
 	Description string
+	// Budget is the time `archbench run` spends on the suite unless its
+	// flags say otherwise (--budget, or --reps for a fixed design): after
+	// the minimum repetitions, the rest goes to the cells that decide the
+	// ranking (runner.Options.Budget). 0 = no budget: a fixed number of
+	// repetitions. In the file, "budget: 4m30s" at the top; it must be
+	// positive when present.
+	Budget time.Duration
 	// Defaults are the settings every scenario starts from: a scenario's
 	// server: and load: sections are decoded over a copy of them, so a
 	// setting the scenario leaves out keeps its default. Typically warmup,

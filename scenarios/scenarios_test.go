@@ -74,6 +74,9 @@ func TestQuickCoversAndFitsBudget(t *testing.T) {
 	}
 	assert.Len(t, has, 5, "quick covers %v", has)
 	assert.LessOrEqual(t, total, 4*time.Minute+30*time.Second, "quick suite estimate %v with %d archs x 3 reps; the budget is 5 minutes", total, quickArchs)
+	assert.Positive(t, s.Budget, "quick has a default budget")
+	assert.LessOrEqual(t, total, s.Budget, "the minimum of 3 repetitions fits quick's budget")
+	assert.LessOrEqual(t, s.Budget, 4*time.Minute+30*time.Second, "with one repetition's overshoot and the report, under 5 minutes")
 	t.Logf("quick suite estimate: %v", total)
 }
 
@@ -149,6 +152,21 @@ func TestParseErrors(t *testing.T) {
 			name: "unknown load key",
 			yaml: "scenarios:\n  - name: a\n    description: d\n    load:\n      conn: 4\n",
 			want: []string{"bad.yaml: line 5", `unknown key "conn" in load`, "conns"},
+		},
+		{
+			name: "zero budget",
+			yaml: "budget: 0s\nscenarios: []\n",
+			want: []string{"bad.yaml", "budget 0s: want a positive duration"},
+		},
+		{
+			name: "negative budget",
+			yaml: "budget: -1m\nscenarios: []\n",
+			want: []string{"budget -1m0s: want a positive duration"},
+		},
+		{
+			name: "budget not a duration",
+			yaml: "budget: soon\nscenarios: []\n",
+			want: []string{"bad.yaml", "line 1"},
 		},
 		{
 			name: "unknown top key",

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -81,6 +82,7 @@ type (
 	suiteFile struct {
 		Name        string         `yaml:"suite"`
 		Description string         `yaml:"description"`
+		Budget      *time.Duration `yaml:"budget"`
 		Defaults    sectionsFile   `yaml:"defaults"`
 		Scenarios   []scenarioFile `yaml:"scenarios"`
 	}
@@ -130,6 +132,12 @@ func Parse(file string, data []byte) (*Suite, error) {
 		return nil, fmt.Errorf("%w %s: more than one YAML document; want one suite per file", ErrSyntax, file)
 	}
 	s := &Suite{File: file, Name: f.Name, Description: f.Description}
+	if f.Budget != nil {
+		if *f.Budget <= 0 {
+			return nil, fmt.Errorf("%w %s: budget %v: want a positive duration such as 4m30s (leave it out for a fixed number of repetitions)", ErrSyntax, file, *f.Budget)
+		}
+		s.Budget = *f.Budget
+	}
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -29,16 +30,21 @@ func init() {
 const runsDir = "results/runs"
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--reps N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST] [--slo D] [--threshold EXPR]...", stderr)
+	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--budget D [--min-reps N] [--max-reps N] | --reps N] [--seed N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST] [--slo D] [--threshold EXPR]...", stderr)
 	var (
 		suiteName, archList, out, serverCPUs, clientCPUs string
-		reps                                             int
-		slo                                              time.Duration
+		reps, minReps, maxReps                           int
+		seed                                             int64
+		slo, budget                                      time.Duration
 		thresholds                                       []loadgen.Threshold
 	)
 	fs.StringVar(&suiteName, "suite", scenarios.DefaultSuite, "embedded suite ("+strings.Join(scenarios.Names(), ", ")+") or a YAML file")
 	fs.StringVar(&archList, "arch", "", "comma-separated architectures (default: all, see archbench list)")
-	fs.IntVar(&reps, "reps", runner.DefaultReps, "repetitions of each scenario on each architecture")
+	fs.IntVar(&reps, "reps", runner.DefaultReps, "repetitions of each scenario on each architecture: a fixed design, unless --budget is given too (then the minimum)")
+	fs.DurationVar(&budget, "budget", 0, "time budget: after --min-reps repetitions of every scenario x architecture, repeat those that decide the ranking until resolved or the budget is spent (default: the suite's budget, none for --reps alone; 0 = a fixed design)")
+	fs.IntVar(&minReps, "min-reps", runner.MinAdaptiveReps, "with a budget: repetitions of every scenario x architecture before the adaptive ones (at least 3)")
+	fs.IntVar(&maxReps, "max-reps", runner.DefaultMaxReps, "with a budget: the most repetitions of one scenario x architecture")
+	fs.Int64Var(&seed, "seed", 0, "seed of the shuffled run order, recorded in results.json (default: derived from the start time)")
 	fs.StringVar(&out, "out", "", "results directory (default "+runsDir+"/<UTC time>-<suite>)")
 	fs.StringVar(&serverCPUs, "server-cpus", "", "pin the server processes to these CPUs, e.g. 0 or 0-1 (default unpinned)")
 	fs.StringVar(&clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (default unpinned)")
@@ -53,6 +59,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if reps < 1 {
 		return usagef("run: --reps %d: want at least 1", reps)
 	}
+	if budget < 0 {
+		return usagef("run: --budget %v: want a positive duration such as 4m30s, or 0 for a fixed design", budget)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	archs := servers.Names()
 	if archList != "" {
 		archs = nil
@@ -87,6 +98,38 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := suite.Validate(scenarios.Env{Archs: servers.Names(), MaxFDs: runner.FDLimit()}); err != nil {
 		return usagef("run: %v", err)
 	}
+	// The design: --reps alone is a fixed one; --budget, or else the
+	// suite's budget, makes the run adaptive with --reps or --min-reps as
+	// its minimum.
+	switch {
+	case set["budget"]:
+	case set["reps"]:
+		budget = 0
+	default:
+		budget = suite.Budget
+	}
+	if budget > 0 {
+		if set["reps"] && set["min-reps"] && reps != minReps {
+			return usagef("run: --reps %d and --min-reps %d: with a budget both set the minimum; give one", reps, minReps)
+		}
+		if set["reps"] {
+			minReps = reps
+		}
+		if minReps < runner.MinAdaptiveReps {
+			return usagef("run: minimum repetitions %d: a run with a budget starts with at least %d of each scenario x architecture", minReps, runner.MinAdaptiveReps)
+		}
+		if maxReps < minReps {
+			return usagef("run: --max-reps %d: below the minimum of %d repetitions", maxReps, minReps)
+		}
+		reps = minReps
+	} else {
+		for _, f := range []string{"min-reps", "max-reps"} {
+			if set[f] {
+				return usagef("run: --%s applies to a run with a budget (--budget D, or a suite with one); for a fixed design use --reps", f)
+			}
+		}
+		maxReps = 0
+	}
 	if out == "" {
 		out = filepath.Join(runsDir, time.Now().UTC().Format("20060102T150405Z")+"-"+suite.Name)
 	}
@@ -101,6 +144,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		Suite:      suite,
 		Archs:      archs,
 		Reps:       reps,
+		Budget:     budget,
+		MaxReps:    maxReps,
+		Seed:       seed,
 		ServerCPUs: cpus[0],
 		ClientCPUs: cpus[1],
 		SLO:        slo,
