@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+
+	"archbench/loadgen"
 )
 
 func TestStat(t *testing.T) {
@@ -21,4 +23,20 @@ func TestStat(t *testing.T) {
 	assert.False(t, s.Noisy(), "exactly 10% is not above it")
 	s = newStat([]float64{80, 100, 120})
 	assert.True(t, s.Noisy())
+}
+
+func TestStarvedRanksAfterClean(t *testing.T) {
+	row := func(arch string, starved int, msgs ...float64) Row {
+		return Row{Arch: arch, Starved: starved, MsgS: newStat(msgs), msgs: msgs}
+	}
+	tb := Table{Rows: []Row{row("fast", 1, 200, 201, 199), row("slow", 0, 100, 101, 99)}}
+	rank(&tb)
+	assert.Equal(t, "slow", tb.Rows[0].Arch, "a row that starved connections never ranks above one that served them all")
+	assert.Equal(t, []int{1, 2}, []int{tb.Rows[0].Tier, tb.Rows[1].Tier})
+	assert.False(t, tb.Rows[1].Clean())
+}
+
+// Until loadgen records it, ConnsServed reads as 0: unknown, not starved.
+func TestConnsServedUnknown(t *testing.T) {
+	assert.Equal(t, 0, connsServed(&loadgen.Result{}))
 }
