@@ -32,8 +32,8 @@ const (
 
 // Legend explains the tables' columns and marks.
 const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetitions; " +
-	"msg/s ±x% is the half-width of the median's 95% bootstrap interval relative to the median " +
-	"(none with one repetition); CV is the spread of msg/s (coefficient of variation); " + noisyMark + " marks a noisy cell, " +
+	"msg/s ±x% is the half-width of the median's 95% " +
+	"bootstrap interval relative to the median (none with one repetition); CV is the spread of msg/s (coefficient of variation); " + noisyMark + " marks a noisy cell, " +
 	"whose CV across repetitions exceeds 10%. tier groups architectures that cannot be told apart: " +
 	"a row opens a new tier when the 95% bootstrap interval of its ratio to the tier's best row excludes 1 " +
 	"and the ratio is at least 5% from 1 (results/doc.go; with 3 repetitions the test is weak). " +
@@ -188,20 +188,24 @@ func scenarioTable(t results.Table, reps int) *Table {
 		if i == 0 {
 			v += fmtHalfWidth(s.Median, r.MsgSCI)
 		}
+		// Latencies of a dirty row carry the dagger; in a column that has
+		// one, the others are padded after any noisy mark so the numbers
+		// stay aligned.
+		pad := ""
 		if i >= 1 && i <= 3 && dirty {
 			if latencyDirty(r) && v != "-" {
 				v += dirtyMark
 			} else {
-				v += " "
+				pad = " "
 			}
 		}
 		switch {
 		case s.Noisy():
-			return v + " " + noisyMark
+			return v + " " + noisyMark + pad
 		case marked[i]:
-			return v + strings.Repeat(" ", 1+len(noisyMark))
+			return v + strings.Repeat(" ", 1+len(noisyMark)) + pad
 		}
-		return v
+		return v + pad
 	}
 	bulk := sc.Load.Size >= BulkSize
 	idle := sc.Load.IdleConns > 0

@@ -65,8 +65,7 @@ func separationText(t results.Table, upper, lower results.Row, ratio results.Rat
 	head := fmt.Sprintf("Tier 2 starts at %s", lower.Arch)
 	switch metric {
 	case "clean":
-		return fmt.Sprintf("%s, ranked after the clean rows (%s) whatever its speed: its msg/s is %s %s's.",
-			head, uncleanReason(lower), ratioWords(ratio), upper.Arch)
+		return fmt.Sprintf("%s, ranked after the clean rows whatever its speed (%s).", head, uncleanReason(lower))
 	case "keeps up":
 		return fmt.Sprintf("%s, which does not keep up with its target rate (%.0f%% of it).", head, 100*lower.Ratio)
 	case "p99":

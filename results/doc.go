@@ -57,6 +57,10 @@
 // in it is within noise or within 5% of its best row; the next tier's head
 // is distinguishably worse (or less clean, or does not keep up).
 //
+// Because tiers follow the sorted order, a row lands in a lower tier once
+// a row above it has opened one, even when its own interval is too wide to
+// separate it from the top (a noisy row is not promoted past a steady one).
+//
 // Intervals of one row. Each row's msg/s and p99 carry the same percentile
 // bootstrap interval of the median of its repetitions (MedianCI).
 //
