@@ -410,15 +410,15 @@ func errorKinds(m map[string]int64) []string {
 }
 
 // NewComparisonReporter writes results.Compare's result: one row per
-// scenario and architecture, each change with its p-value, "~" where no
-// significant difference was found.
+// scenario and architecture, each change as new over old with its 95%
+// bootstrap interval, "~" where no significant difference was found.
 func NewComparisonReporter(cs []results.Comparison) Reporter {
 	return Document{comparisonTable(cs)}.WriteText
 }
 
 func comparisonTable(cs []results.Comparison) *Table {
 	t := &Table{
-		Header: []string{"scenario", "arch", "msg/s old", "msg/s new", "Δ msg/s", "p99 old", "p99 new", "Δ p99"},
+		Header: []string{"scenario", "arch", "msg/s old", "msg/s new", "msg/s new/old", "p99 old", "p99 new", "p99 new/old"},
 		Align:  []Align{Left, Left, Right, Right, Right, Right, Right, Right},
 	}
 	minN := math.MaxInt
@@ -428,22 +428,27 @@ func comparisonTable(cs []results.Comparison) *Table {
 			fmtMicros(c.P99.Old.Median), fmtMicros(c.P99.New.Median), fmtChange(c.P99)})
 		minN = min(minN, c.MsgS.Old.N, c.MsgS.New.N)
 	}
-	t.Notes = append(t.Notes, fmt.Sprintf("Δ: change of the median, with the Mann-Whitney U p-value across repetitions; "+
-		"~ = no significant difference (p >= %.2f).", results.Alpha))
-	if minN != math.MaxInt && results.MinP(minN, minN) >= results.Alpha {
-		t.Notes = append(t.Notes, fmt.Sprintf("With %d repetitions a side the smallest possible p-value is %.2f: nothing can be significant. "+
-			"Run both with --reps 5 or more.", minN, results.MinP(minN, minN)))
+	t.Notes = append(t.Notes, fmt.Sprintf("new/old: the ratio of the medians across repetitions with its 95%% bootstrap "+
+		"interval (the tiers' method, results/doc.go); ~ = no significant difference: the interval includes 1 "+
+		"or the ratio is within %.0f%% of 1.", 100*results.MinEffect))
+	switch {
+	case minN < 2:
+		t.Notes = append(t.Notes, "With one repetition on a side there is no interval and nothing can be significant. "+
+			"Run both with --reps 3 or more.")
+	case minN < 5:
+		t.Notes = append(t.Notes, fmt.Sprintf("With %d repetitions a side the interval is about the ratio of the ranges: "+
+			"a weak test. Run both with --reps 5 or more to trust a change.", minN))
 	}
 	return t
 }
 
 func fmtChange(c results.Change) string {
 	switch {
-	case math.IsNaN(c.Delta):
+	case math.IsNaN(c.Ratio.Median):
 		return "n/a"
 	case !c.Significant():
-		return fmt.Sprintf("~ (p=%.2f)", c.P)
+		return "~ " + fmtRatio(c.Ratio)
 	default:
-		return fmt.Sprintf("%+.1f%% (p=%.3f)", 100*c.Delta, c.P)
+		return fmtRatio(c.Ratio)
 	}
 }
