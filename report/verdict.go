@@ -85,7 +85,10 @@ func ratioWords(r results.Ratio) string {
 // uncleanReason says why a row is not clean.
 func uncleanReason(r results.Row) string {
 	var why []string
-	if r.Errors > 0 {
+	switch {
+	case r.Errors == 1:
+		why = append(why, "1 error")
+	case r.Errors > 1:
 		why = append(why, fmtCount(float64(r.Errors))+" errors")
 	}
 	if r.Crashes > 0 {
