@@ -115,7 +115,8 @@ func (r Row) Clean() bool {
 	return r.Errors == 0 && r.Crashes == 0 && r.Hangs == 0 && r.Starved == 0
 }
 
-// Table is one scenario's rows, best first.
+// Table is one scenario's rows, ranked (see rank and doc.go: clean rows
+// first, then by their metric), each with its tier.
 type Table struct {
 	Scenario Scenario
 	Rows     []Row
