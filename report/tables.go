@@ -104,11 +104,12 @@ func Tables(r *results.Run) Document {
 	for _, kt := range results.Knees(r) {
 		d = append(d, kneeTable(kt))
 	}
-	for _, t := range results.Summarize(r) {
+	tables := results.Summarize(r)
+	for _, t := range tables {
 		d = append(d, scenarioTable(t, r.Reps))
 	}
 	legend := Legend
-	if slices.ContainsFunc(results.Summarize(r), func(t results.Table) bool { return hasSyscalls(t) }) {
+	if slices.ContainsFunc(tables, hasSyscalls) {
 		legend += " " + SyscallsLegend
 	}
 	return append(d, Paragraph{Spans: []Span{{Text: legend}}, Wrap: true})
