@@ -98,3 +98,44 @@ func TestRunHeadingLibraries(t *testing.T) {
 	assert.Contains(t, md.String(), "hdrhistogram-go v1.1.2")
 	assert.NotContains(t, md.String(), "golang.org/x/sys", "an indirect module does not shape the measurement")
 }
+
+// A row one of whose repetitions stalled is flagged in its table's notes
+// and in the verdict; one that starved connections has its latencies
+// marked and its tier followed by the unclean mark.
+func TestUnsteadyAndStarvedRows(t *testing.T) {
+	r := fixture(t)
+	for i, s := range r.Samples {
+		if s.Scenario == "conns-16" && s.Arch == "goroutine" && s.Rep == 1 {
+			res := *s.Result
+			res.Elapsed = 5
+			res.Series = nil
+			for sec, n := range []int64{1000, 1000, 20, 1000, 1000} {
+				res.Series = append(res.Series, loadgen.Second{T: sec, Requests: n, RPS: float64(n)})
+			}
+			r.Samples[i].Result = &res
+		}
+	}
+	doc := Tables(r)
+	var found bool
+	for _, b := range doc {
+		if tb, ok := b.(*Table); ok && tb.Title == "conns-16" {
+			for _, row := range tb.Rows {
+				if row[0] == "goroutine" {
+					assert.Contains(t, row[len(row)-1], "unsteady 1/2 (stall at 2 s)")
+					found = true
+				}
+			}
+			assert.Contains(t, strings.Join(tb.Notes, " "), "Steady state unknown for epoll, sequential")
+		}
+	}
+	assert.True(t, found)
+	var md bytes.Buffer
+	require.NoError(t, Verdict(r).WriteMarkdown(&md))
+	assert.Contains(t, md.String(), "goroutine: unsteady 1/2 (stall at 2 s)")
+
+	row := results.Row{Arch: "x", Tier: 2, Measured: 3, Runs: 3, Starved: 1, Conns: 64, ConnsServed: 60}
+	assert.Equal(t, "2!", fmtTier(row))
+	assert.True(t, latencyDirty(row))
+	assert.Contains(t, rowNotes(row), "starved connections 1/3 (served 60 of 64)")
+	assert.Contains(t, uncleanReason(row), "starved connections 1/3")
+}

@@ -258,3 +258,17 @@ func TestSummaries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, s[0], back.Summary[0])
 }
+
+// A cell tried MinReps times that measured fewer (it crashes, or cannot
+// run here) is not pending: repeating it decides nothing.
+func TestPendingSkipsCellsThatCannotMeasure(t *testing.T) {
+	r := synthetic(map[string][]float64{"a": {100, 101, 99}}, "a")
+	for rep := 1; rep <= 3; rep++ {
+		r.Samples = append(r.Samples, results.Sample{Scenario: "s", Arch: "iouring", Rep: rep,
+			Error: "unavailable", Unavailable: "io_uring disabled", Exit: results.ExitNone})
+		r.Samples = append(r.Samples, results.Sample{Scenario: "s", Arch: "crashy", Rep: rep, Exit: results.ExitCrash})
+	}
+	assert.Empty(t, results.Pending(r))
+	r.Samples = r.Samples[:len(r.Samples)-1] // crashy tried only twice
+	assert.Equal(t, []results.Cell{{"s", "crashy"}}, results.Pending(r))
+}
