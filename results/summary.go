@@ -75,7 +75,7 @@ type Row struct {
 
 	Errors     int64            // all load errors over every repetition
 	ErrorKinds map[string]int64 // by kind, over every repetition
-	Ratio      float64          // MsgS.Median over the best row's, or over the target rate in an open loop (NaN if unmeasured)
+	Ratio      float64          // MsgS.Median over the table's highest (VsBest is over the top-ranked row's), or over the target rate in an open loop (NaN if unmeasured)
 
 	Crashes, Hangs, Failed int // repetitions whose server crashed, hung, or that have no load result
 	// Unavailable is why the architecture cannot run on this machine, as
