@@ -157,17 +157,19 @@ func connsFigure(g []results.Scenario, tables map[string]results.Table, order []
 		xs = append(xs, float64(sc.Load.Conns))
 	}
 	var ss []series
+	hollow := false
 	for _, a := range order {
-		var pts plotter.XYs
+		s := series{name: a, style: style[a]}
 		for _, sc := range g {
 			if row, ok := tables[sc.Name].Row(a); ok {
-				pts = appendPoint(pts, float64(sc.Load.Conns), row.MsgS.Median)
+				s.addPoint(float64(sc.Load.Conns), row.MsgS.Median, extraOf(row, row.MsgSCI))
 			}
 		}
-		if len(pts) > 0 {
-			ss = append(ss, series{name: a, style: style[a], pts: pts})
-			for _, p := range pts {
+		if len(s.pts) > 0 {
+			ss = append(ss, s)
+			for i, p := range s.pts {
 				top = append(top, p.Y)
+				hollow = hollow || s.extra[i].hollow
 			}
 		}
 	}
@@ -176,7 +178,7 @@ func connsFigure(g []results.Scenario, tables map[string]results.Table, order []
 	}
 	scale, unit := rateUnit(slicesMax(top))
 	for i := range ss {
-		ss[i].pts = scaled(ss[i].pts, 1, scale)
+		ss[i] = ss[i].scaled(1, scale)
 	}
 	c := chart{
 		title:  "Throughput against connections",
@@ -188,16 +190,20 @@ func connsFigure(g []results.Scenario, tables map[string]results.Table, order []
 	}
 	var ys []float64
 	for _, s := range ss {
-		for _, p := range s.pts {
-			ys = append(ys, p.Y)
+		for i, p := range s.pts {
+			ys = appendPositive(append(ys, p.Y), s.extra[i].lo, s.extra[i].hi)
 		}
 	}
 	c.y = valueAxis(ys, false)
 	c.series = dropNonPositive(c.series, c.x, c.y)
 	caption := fmt.Sprintf("Verified messages per second (median of the repetitions) against the number of "+
-		"connections, one line per architecture, over the scenarios %s (%s; equal but for the connection count). "+
+		"connections, one line per architecture, over the scenarios %s (%s; equal but for the connection count); "+
+		"error bars are the 95%% bootstrap interval of each median. "+
 		"Where a line flattens or falls, that design stops scaling; the tables give each point's errors and spread.",
 		scenarioNames(g), settingsText(g[0], brief, connSweep, 0))
+	if hollow {
+		caption += " " + hollowNote
+	}
 	return &Figure{Title: c.title, Caption: caption, chart: c}
 }
 
@@ -206,17 +212,19 @@ func connsFigure(g []results.Scenario, tables map[string]results.Table, order []
 func rateFigure(g []results.Scenario, tables map[string]results.Table, order []string, style map[string]int) *Figure {
 	var ss []series
 	var rates, lats []float64
+	hollow := false
 	for _, a := range order {
-		var pts plotter.XYs
+		s := series{name: a, style: style[a]}
 		for _, sc := range g {
 			if row, ok := tables[sc.Name].Row(a); ok {
-				pts = appendPoint(pts, row.MsgS.Median, row.P99.Median)
+				s.addPoint(row.MsgS.Median, row.P99.Median, extraOf(row, row.P99CI))
 			}
 		}
-		if len(pts) > 0 {
-			ss = append(ss, series{name: a, style: style[a], pts: pts})
-			for _, p := range pts {
-				rates, lats = append(rates, p.X), append(lats, p.Y)
+		if len(s.pts) > 0 {
+			ss = append(ss, s)
+			for i, p := range s.pts {
+				rates, lats = append(rates, p.X), appendPositive(append(lats, p.Y), s.extra[i].lo, s.extra[i].hi)
+				hollow = hollow || s.extra[i].hollow
 			}
 		}
 	}
@@ -240,7 +248,7 @@ func rateFigure(g []results.Scenario, tables map[string]results.Table, order []s
 	y, latScale, yLabel := latencyAxis(lats)
 	var xs []float64
 	for i := range ss {
-		ss[i].pts = scaled(ss[i].pts, rateScale, latScale)
+		ss[i] = ss[i].scaled(rateScale, latScale)
 		for _, p := range ss[i].pts {
 			xs = append(xs, p.X)
 		}
@@ -256,21 +264,27 @@ func rateFigure(g []results.Scenario, tables map[string]results.Table, order []s
 	}
 	c.series = dropNonPositive(c.series, c.x, c.y)
 	caption := fmt.Sprintf("p99 latency against the achieved rate (both medians of the repetitions), one line per "+
-		"architecture, at offered rates of %s (scenarios %s; %s). Latency runs from each message's "+
+		"architecture, at offered rates of %s (scenarios %s; %s); error bars are the 95%% bootstrap interval "+
+		"of each p99 median. Latency runs from each message's "+
 		"intended send time. A line that turns up steeply has reached its saturation point; one that bends "+
 		"back to the left could not deliver the rate offered.",
 		offeredText, scenarioNames(g), settingsText(g[0], brief, rateSweep, 0))
+	if hollow {
+		caption += " " + hollowNote
+	}
 	if c.y.log {
 		caption += " The latency axis is logarithmic."
 	}
 	return &Figure{Title: c.title, Caption: caption, chart: c}
 }
 
-// appendPositive appends v to xs if it is above 0 (a rate sweep's
+// appendPositive appends each v above 0 to xs (a rate sweep's
 // scenarios have no fixed rate).
-func appendPositive(xs []float64, v float64) []float64 {
-	if v > 0 {
-		return append(xs, v)
+func appendPositive(xs []float64, vs ...float64) []float64 {
+	for _, v := range vs {
+		if v > 0 {
+			xs = append(xs, v)
+		}
 	}
 	return xs
 }
@@ -329,19 +343,31 @@ func dropNonPositive(ss []series, x, y axis) []series {
 	var out []series
 	for _, s := range ss {
 		var pts plotter.XYs
-		for _, p := range s.pts {
+		var extra []pointExtra
+		for i, p := range s.pts {
 			if (x.log && p.X <= 0) || (y.log && p.Y <= 0) {
 				continue
 			}
 			pts = append(pts, p)
+			if s.extra != nil {
+				e := s.extra[i]
+				if y.log && e.lo <= 0 { // no bar reaching zero on a log axis
+					e.lo, e.hi = math.NaN(), math.NaN()
+				}
+				extra = append(extra, e)
+			}
 		}
 		if len(pts) > 0 {
-			s.pts = pts
+			s.pts, s.extra = pts, extra
 			out = append(out, s)
 		}
 	}
 	return out
 }
+
+// hollowNote explains the hollow markers of the sweeps' figures.
+const hollowNote = "A hollow marker is a point whose architecture had load errors or starved connections " +
+	"there (the tables mark it †): its value counts only the messages that were answered."
 
 func scenarioNames(g []results.Scenario) string {
 	var n []string

@@ -4,7 +4,7 @@
 // Each output has one writer (a Reporter, or a Document method), and every
 // table and text goes through one model: a Document is a list of blocks
 // (Heading, Paragraph, List, *Table, FigureRef), built from the run once
-// (Tables, runHeading, the figure sections) and written as
+// (runHeading, Verdict, Tables, the figure sections) and written as
 //
 //   - text for a terminal (Document.WriteText: `archbench run`'s stdout,
 //     `archbench compare`);
@@ -16,6 +16,13 @@
 // results.bench.txt (NewBenchReporter, the Go benchmark format for
 // benchstat) and the figures themselves as SVG and PNG under figures/.
 // Write puts them all in a results folder; WriteRun adds results.json.
+//
+// results.md and report.html open with the Verdict: per scenario, the top
+// tier, what separates it from the next (a ratio with its 95% bootstrap
+// interval) and the rows to read with care; the tables and figures follow.
+// Tiers, intervals and the marks (~ noisy, † latencies of a row with
+// errors or starved connections, ! after the tier of a row that is not
+// clean) come from package results; results/doc.go states the method.
 //
 // Everything is computed from the Run alone; nothing is measured again.
 // Rendering is deterministic: the same results.json gives byte-identical
@@ -33,6 +40,10 @@
 //     whose settings are equal except the number of connections;
 //   - p99 against achieved rate, for each rate sweep: open-loop scenarios
 //     whose settings are equal except the offered rate.
+//
+// The two sweep figures draw each median's 95% bootstrap interval as an
+// error bar, and a point whose row had errors or starved connections as a
+// hollow marker.
 //
 // A sweep ignores the load generator's own knobs that do not shape the
 // workload (the server address, the per-operation timeout and the content

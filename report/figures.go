@@ -44,6 +44,46 @@ type series struct {
 	name  string
 	style int // palette index, fixed per architecture across a run's figures
 	pts   plotter.XYs
+	// extra, where set (the sweeps' figures), runs parallel to pts: each
+	// point's interval and whether its marker is hollow.
+	extra []pointExtra
+}
+
+// pointExtra is what a sweep figure draws at a point beside its marker.
+type pointExtra struct {
+	lo, hi float64 // the y value's 95% interval, in the units plotted; NaN = none
+	hollow bool    // the row had errors or starved connections
+}
+
+// addPoint appends (x, y) with its extra, unless x or y is not finite.
+func (s *series) addPoint(x, y float64, e pointExtra) {
+	if math.IsNaN(x) || math.IsInf(x, 0) || math.IsNaN(y) || math.IsInf(y, 0) {
+		return
+	}
+	s.pts = append(s.pts, plotter.XY{X: x, Y: y})
+	s.extra = append(s.extra, e)
+}
+
+// scaled is s with x times sx and y (and its intervals) times sy.
+func (s series) scaled(sx, sy float64) series {
+	s.pts = scaled(s.pts, sx, sy)
+	if s.extra != nil {
+		extra := make([]pointExtra, len(s.extra))
+		for i, e := range s.extra {
+			extra[i] = pointExtra{lo: e.lo * sy, hi: e.hi * sy, hollow: e.hollow}
+		}
+		s.extra = extra
+	}
+	return s
+}
+
+// extraOf is the interval and marker of a table row's point.
+func extraOf(row results.Row, iv results.Interval) pointExtra {
+	e := pointExtra{lo: math.NaN(), hi: math.NaN(), hollow: row.Errors > 0 || row.Starved > 0}
+	if !iv.Unknown() {
+		e.lo, e.hi = iv.Lo, iv.Hi
+	}
+	return e
 }
 
 // archStyles gives every architecture of r a palette index: r.Archs order,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -109,8 +110,25 @@ func (c chart) render(format string) (out []byte, err error) {
 			sc.Color = line.Color
 			sc.Shape = glyphs[s.style%len(glyphs)]
 			sc.Radius = vg.Points(3)
+			if s.extra != nil {
+				sc.GlyphStyleFunc = func(i int) draw.GlyphStyle {
+					g := sc.GlyphStyle
+					if s.extra[i].hollow {
+						g.Shape = hollowGlyph{}
+					}
+					return g
+				}
+				if bars, err := errorBars(s); err != nil {
+					return nil, fmt.Errorf("plot %q: %s: %w", c.title, s.name, err)
+				} else if bars != nil {
+					bars.Color = line.Color
+					bars.Width = vg.Points(1)
+					bars.CapWidth = vg.Points(5)
+					p.Add(bars)
+				}
+			}
 			p.Add(sc)
-			thumbs = append(thumbs, sc)
+			thumbs = append(thumbs, scatterThumb{sc.GlyphStyle})
 		}
 		legend.Add(s.name, thumbs...)
 	}
@@ -126,6 +144,50 @@ func (c chart) render(format string) (out []byte, err error) {
 		return nil, fmt.Errorf("plot %q: write %s: %w", c.title, format, err)
 	}
 	return b.Bytes(), nil
+}
+
+// errorBars are s's intervals as gonum error bars, or nil without any.
+func errorBars(s series) (*plotter.YErrorBars, error) {
+	var bars yErrors
+	for i, e := range s.extra {
+		if math.IsNaN(e.lo) || math.IsNaN(e.hi) {
+			continue
+		}
+		p := s.pts[i]
+		bars.XYs = append(bars.XYs, p)
+		bars.YErrors = append(bars.YErrors, struct{ Low, High float64 }{math.Max(0, p.Y-e.lo), math.Max(0, e.hi-p.Y)})
+	}
+	if len(bars.XYs) == 0 {
+		return nil, nil
+	}
+	return plotter.NewYErrorBars(bars)
+}
+
+// yErrors are points with their distances down and up to each interval's ends.
+type yErrors struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// hollowGlyph is the marker of a point whose row had errors or starved
+// connections: a disc of the series' colour, larger than the other markers,
+// with a white centre (gonum's RingGlyph is a hairline, too faint to see).
+type hollowGlyph struct{}
+
+func (hollowGlyph) DrawGlyph(c *draw.Canvas, sty draw.GlyphStyle, pt vg.Point) {
+	outer, inner := sty, sty
+	outer.Radius = sty.Radius * 1.5
+	inner.Color, inner.Radius = color.White, sty.Radius*0.8
+	c.DrawGlyphNoClip(draw.GlyphStyle{Color: outer.Color, Radius: outer.Radius, Shape: draw.CircleGlyph{}}, pt)
+	c.DrawGlyphNoClip(draw.GlyphStyle{Color: inner.Color, Radius: inner.Radius, Shape: draw.CircleGlyph{}}, pt)
+}
+
+// scatterThumb is a legend thumbnail with the series' own glyph, whatever
+// shape a point takes.
+type scatterThumb struct{ sty draw.GlyphStyle }
+
+func (t scatterThumb) Thumbnail(c *draw.Canvas) {
+	c.DrawGlyph(t.sty, c.Center())
 }
 
 // sans sets f to Liberation Sans (metrically Arial and Helvetica, the

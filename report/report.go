@@ -38,7 +38,9 @@ func Render(r *results.Run) (*Report, error) {
 		return nil, ErrNoRun
 	}
 	rep := &Report{}
-	doc := append(runHeading(r), Tables(r)...)
+	doc := append(runHeading(r), Verdict(r)...)
+	doc = append(doc, Heading{Level: 2, Text: "Tables"})
+	doc = append(doc, Tables(r)...)
 	doc = append(doc, Heading{Level: 2, Text: "Figures"}, Paragraph{Spans: []Span{
 		{Text: "Rendered by "}, {Text: "archbench report", Code: true},
 		{Text: " from results.json alone; every figure is also in figures/ as SVG and PNG. " +

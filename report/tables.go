@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,16 +18,36 @@ import (
 // BulkSize is the message size from which tables show MB/s.
 const BulkSize = 64 << 10
 
-// noisyMark follows a cell whose CV across repetitions exceeds results.NoisyCV.
-const noisyMark = "~"
+// Marks in the tables.
+const (
+	// noisyMark follows a cell whose CV across repetitions exceeds results.NoisyCV.
+	noisyMark = "~"
+	// dirtyMark follows a latency cell of a row that had load errors or
+	// starved connections: its latencies describe the messages that got
+	// through, not the ones that did not.
+	dirtyMark = "†"
+	// uncleanMark follows the tier of a row that is not results.Row.Clean.
+	uncleanMark = "!"
+)
 
 // Legend explains the tables' columns and marks.
 const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetitions; " +
-	"CV is the spread of msg/s (coefficient of variation); " + noisyMark + " marks a noisy cell, " +
-	"whose CV across repetitions exceeds 10%; errors are totals over all repetitions by kind; " +
-	"CPU-s/M is the server's CPU seconds per million messages; vs best is msg/s over the best row's. " +
+	"msg/s ±x% is the half-width of the median's 95% " +
+	"bootstrap interval relative to the median (none with one repetition); CV is the spread of msg/s (coefficient of variation); " + noisyMark + " marks a noisy cell, " +
+	"whose CV across repetitions exceeds 10%. tier groups architectures that cannot be told apart: " +
+	"a row opens a new tier when the 95% bootstrap interval of its ratio to the tier's best row excludes 1 " +
+	"and the ratio is at least 5% from 1 (results/doc.go; with 3 repetitions the test is weak). " +
+	"A tier followed by " + uncleanMark + " belongs to a row that had load errors, a crashed or hung server or starved " +
+	"connections: such rows rank after every clean row, whatever their speed. " + dirtyMark + " after a latency marks a row " +
+	"with load errors or starved connections: its latencies cover only the messages that were answered. " +
+	"errors are totals over all repetitions by kind; " +
+	"CPU-s/M is the server's CPU seconds per million messages; vs best is msg/s over the top-ranked row's, " +
+	"with the 95% bootstrap interval of that ratio in parentheses. " +
 	"Open-loop tables rank the architectures that reach 95% of the target rate by p99, and vs target " +
 	"is msg/s over the target rate (in a rate sweep, the rate that architecture was offered). " +
+	"unsteady (in notes) marks a row one of whose repetitions stalled (a second under 10% of its median " +
+	"per-second rate) or drifted (halves more than 25% apart) after the warm-up; runs under 3 measured " +
+	"seconds cannot be judged. " +
 	"MB/s (large messages) is payload megabytes per second each way. RSS/idle is the server's peak RSS " +
 	"over the baseline scenario's (no idle connections) per idle connection it still held at the end. " +
 	"idle held counts the idle connections still open at the end as the client sees them: the kernel " +
@@ -46,22 +67,38 @@ func runHeading(r *results.Run) Document {
 	if r.Interrupted != "" {
 		started += fmt.Sprintf(" (interrupted: %s)", r.Interrupted)
 	}
+	reps := fmt.Sprintf("repetitions: %d", r.Reps)
+	if r.Budget > 0 {
+		reps = fmt.Sprintf("repetitions: at least %d, at most %d, more where the ranking was undecided, within a %v budget; stopped: %s; order seed %d",
+			r.Reps, r.MaxReps, time.Duration(r.Budget*float64(time.Second)).Round(time.Second), r.Stopped, r.Seed)
+	}
 	list := List{
 		started,
-		fmt.Sprintf("architectures: %s; repetitions: %d", strings.Join(r.Archs, ", "), r.Reps),
+		fmt.Sprintf("architectures: %s; %s", strings.Join(r.Archs, ", "), reps),
 		fmt.Sprintf("machine: %s, %d cores, GOMAXPROCS %d, %s", e.CPUModel, e.Cores, e.GOMAXPROCS, e.Kernel),
 		fmt.Sprintf("pinning: server %s, client %s; fd limit %d", e.ServerCPUs, e.ClientCPUs, e.FDLimit),
 		fmt.Sprintf("%s, commit %s", e.GoVersion, e.GitCommit),
 	}
 	var libs []string
 	for p, v := range e.Libraries {
-		libs = append(libs, p+" "+v)
+		if shapesMeasurement(p) {
+			libs = append(libs, p+" "+v)
+		}
 	}
 	slices.Sort(libs)
 	if len(libs) > 0 {
 		list = append(list, "libraries: "+strings.Join(libs, ", "))
 	}
 	return Document{Heading{Level: 1, Text: title}, list}
+}
+
+// measuringLibraries are the modules that shape a measurement: the
+// libraries two architectures are built on, and the load generator's
+// histogram. The run heading lists only these (results.json has them all).
+var measuringLibraries = []string{"gnet", "evio", "hdrhistogram"}
+
+func shapesMeasurement(module string) bool {
+	return slices.ContainsFunc(measuringLibraries, func(name string) bool { return strings.Contains(strings.ToLower(module), name) })
 }
 
 // Tables is r's tables: the knee of each rate sweep (the headline), one
@@ -72,11 +109,12 @@ func Tables(r *results.Run) Document {
 	for _, kt := range results.Knees(r) {
 		d = append(d, kneeTable(kt))
 	}
-	for _, t := range results.Summarize(r) {
+	tables := results.Summarize(r)
+	for _, t := range tables {
 		d = append(d, scenarioTable(t, r.Reps))
 	}
 	legend := Legend
-	if slices.ContainsFunc(results.Summarize(r), func(t results.Table) bool { return hasSyscalls(t) }) {
+	if slices.ContainsFunc(tables, hasSyscalls) {
 		legend += " " + SyscallsLegend
 	}
 	return append(d, Paragraph{Spans: []Span{{Text: legend}}, Wrap: true})
@@ -126,7 +164,7 @@ func scenarioTable(t results.Table, reps int) *Table {
 	if t.OpenLoop {
 		vs = "vs target"
 	}
-	header := []string{"arch", "msg/s", "CV", "p50", "p99", "p99.9", "errors", "CPU-s/M", "RSS", vs}
+	header := []string{"arch", "tier", "msg/s", "CV", "p50", "p99", "p99.9", "errors", "CPU-s/M", "RSS", vs}
 	noisyCol := func(f func(results.Row) results.Stat) bool {
 		return slices.ContainsFunc(t.Rows, func(r results.Row) bool { return f(r).Noisy() })
 	}
@@ -146,28 +184,43 @@ func scenarioTable(t results.Table, reps int) *Table {
 	for i, c := range cols {
 		marked[i] = noisyCol(c.stat)
 	}
+	dirty := slices.ContainsFunc(t.Rows, func(r results.Row) bool { return latencyDirty(r) })
 	cell := func(i int, r results.Row) string {
 		s := cols[i].stat(r)
 		v := "-"
 		if !math.IsNaN(s.Median) {
 			v = cols[i].fmt(s.Median)
 		}
+		if i == 0 {
+			v += fmtHalfWidth(s.Median, r.MsgSCI)
+		}
+		// Latencies of a dirty row carry the dagger; in a column that has
+		// one, the others are padded after any noisy mark so the numbers
+		// stay aligned.
+		pad := ""
+		if i >= 1 && i <= 3 && dirty {
+			if latencyDirty(r) && v != "-" {
+				v += dirtyMark
+			} else {
+				pad = " "
+			}
+		}
 		switch {
 		case s.Noisy():
-			return v + " " + noisyMark
+			return v + " " + noisyMark + pad
 		case marked[i]:
-			return v + strings.Repeat(" ", 1+len(noisyMark))
+			return v + strings.Repeat(" ", 1+len(noisyMark)) + pad
 		}
-		return v
+		return v + pad
 	}
 	bulk := sc.Load.Size >= BulkSize
 	idle := sc.Load.IdleConns > 0
 	syscalls := hasSyscalls(t)
 	if syscalls {
-		header = slices.Insert(header, 8, "sys/msg")
+		header = slices.Insert(header, 9, "sys/msg")
 	}
 	if bulk {
-		header = append(header[:2], append([]string{"MB/s"}, header[2:]...)...)
+		header = slices.Insert(header, 3, "MB/s")
 	}
 	if idle {
 		header = append(header, "idle held", "RSS/idle")
@@ -176,7 +229,7 @@ func scenarioTable(t results.Table, reps int) *Table {
 	if notes {
 		header = append(header, "notes")
 	}
-	for _, r := range t.Rows {
+	for i, r := range t.Rows {
 		cv := "-"
 		if r.MsgS.N >= 2 && !math.IsNaN(r.MsgS.CV) {
 			cv = fmt.Sprintf("%.1f%%", 100*r.MsgS.CV)
@@ -187,19 +240,24 @@ func scenarioTable(t results.Table, reps int) *Table {
 			cv += strings.Repeat(" ", 1+len(noisyMark))
 		}
 		ratio := "-"
-		if !math.IsNaN(r.Ratio) {
+		switch {
+		case t.OpenLoop && !math.IsNaN(r.Ratio):
 			ratio = fmt.Sprintf("%.2f", r.Ratio)
+		case !t.OpenLoop && i == 0 && r.Tier > 0:
+			ratio = "1.00" // the top-ranked row itself
+		case !t.OpenLoop:
+			ratio = fmtRatio(r.VsBest)
 		}
-		row := []string{r.Arch, cell(0, r), cv, cell(1, r), cell(2, r), cell(3, r), fmtErrors(r), cell(4, r), cell(5, r), ratio}
+		row := []string{r.Arch, fmtTier(r), cell(0, r), cv, cell(1, r), cell(2, r), cell(3, r), fmtErrors(r), cell(4, r), cell(5, r), ratio}
 		if syscalls {
-			row = slices.Insert(row, 8, cell(6, r))
+			row = slices.Insert(row, 9, cell(6, r))
 		}
 		if bulk {
 			mb := "-"
 			if !math.IsNaN(r.MBps.Median) {
 				mb = fmt.Sprintf("%.0f", r.MBps.Median)
 			}
-			row = append(row[:2], append([]string{mb}, row[2:]...)...)
+			row = slices.Insert(row, 3, mb)
 		}
 		if idle {
 			held, per := "-", "-"
@@ -216,6 +274,7 @@ func scenarioTable(t results.Table, reps int) *Table {
 		}
 		out.Rows = append(out.Rows, row)
 	}
+	out.Notes = append(out.Notes, steadinessNote(t)...)
 	out.Header = header
 	out.Align = []Align{Left}
 	for range header[1:] {
@@ -244,10 +303,79 @@ func rowNotes(r results.Row) string {
 	if r.ErrorKinds[loadgen.ErrMismatch] > 0 {
 		n = append(n, "WRONG REPLIES")
 	}
+	if r.Starved > 0 {
+		n = append(n, fmt.Sprintf("starved connections %d/%d (served %d of %d)", r.Starved, r.Measured, r.ConnsServed, r.Conns))
+	}
+	if r.Steady == results.Unsteady {
+		n = append(n, fmt.Sprintf("unsteady %d/%d (%s)", r.Unsteady, r.Measured, r.SteadyWhy))
+	}
 	if r.SlowReplies > 0 || r.SlowErrors > 0 {
 		n = append(n, fmt.Sprintf("slow clients: %d replies, %d errors", r.SlowReplies, r.SlowErrors))
 	}
 	return strings.Join(n, ", ")
+}
+
+// latencyDirty reports whether r's latencies leave out messages: load
+// errors, or connections the server never served.
+func latencyDirty(r results.Row) bool { return r.Errors > 0 || r.Starved > 0 }
+
+// fmtTier is the tier, followed by uncleanMark for a row that is not clean.
+func fmtTier(r results.Row) string {
+	if r.Tier == 0 {
+		return "-"
+	}
+	if !r.Clean() {
+		return fmt.Sprintf("%d%s", r.Tier, uncleanMark)
+	}
+	return strconv.Itoa(r.Tier)
+}
+
+// fmtHalfWidth is " ±x%": the interval's half-width over the median, or
+// "" when the interval is unknown.
+func fmtHalfWidth(median float64, iv results.Interval) string {
+	if iv.Unknown() || math.IsNaN(median) || median == 0 {
+		return ""
+	}
+	hw := 100 * (iv.Hi - iv.Lo) / 2 / median
+	if hw < 9.95 {
+		return fmt.Sprintf(" ±%.1f%%", hw)
+	}
+	return fmt.Sprintf(" ±%.0f%%", hw)
+}
+
+// fmtRatio is "0.87 (0.80–0.95)": the ratio and its interval, or the
+// ratio alone without one. (Parentheses, not brackets, which Markdown
+// would need escaped.)
+func fmtRatio(r results.Ratio) string {
+	if math.IsNaN(r.Median) {
+		return "-"
+	}
+	if r.CI.Unknown() {
+		return fmt.Sprintf("%.2f", r.Median)
+	}
+	return fmt.Sprintf("%.2f (%.2f–%.2f)", r.Median, r.CI.Lo, r.CI.Hi)
+}
+
+// steadinessNote names the rows whose steadiness could not be judged.
+func steadinessNote(t results.Table) []string {
+	var unknown []string
+	measured := 0
+	for _, r := range t.Rows {
+		if r.Measured == 0 {
+			continue
+		}
+		measured++
+		if r.Steady == results.SteadyUnknown {
+			unknown = append(unknown, r.Arch)
+		}
+	}
+	switch {
+	case len(unknown) == 0:
+		return nil
+	case len(unknown) == measured:
+		return []string{fmt.Sprintf("Steady state unknown: fewer than %d full measured seconds per repetition.", results.MinSteadySeconds)}
+	}
+	return []string{fmt.Sprintf("Steady state unknown for %s: fewer than %d full measured seconds.", strings.Join(unknown, ", "), results.MinSteadySeconds)}
 }
 
 func fmtErrors(r results.Row) string {
@@ -288,15 +416,15 @@ func errorKinds(m map[string]int64) []string {
 }
 
 // NewComparisonReporter writes results.Compare's result: one row per
-// scenario and architecture, each change with its p-value, "~" where no
-// significant difference was found.
+// scenario and architecture, each change as new over old with its 95%
+// bootstrap interval, "~" where no significant difference was found.
 func NewComparisonReporter(cs []results.Comparison) Reporter {
 	return Document{comparisonTable(cs)}.WriteText
 }
 
 func comparisonTable(cs []results.Comparison) *Table {
 	t := &Table{
-		Header: []string{"scenario", "arch", "msg/s old", "msg/s new", "Δ msg/s", "p99 old", "p99 new", "Δ p99"},
+		Header: []string{"scenario", "arch", "msg/s old", "msg/s new", "msg/s new/old", "p99 old", "p99 new", "p99 new/old"},
 		Align:  []Align{Left, Left, Right, Right, Right, Right, Right, Right},
 	}
 	minN := math.MaxInt
@@ -306,22 +434,27 @@ func comparisonTable(cs []results.Comparison) *Table {
 			fmtMicros(c.P99.Old.Median), fmtMicros(c.P99.New.Median), fmtChange(c.P99)})
 		minN = min(minN, c.MsgS.Old.N, c.MsgS.New.N)
 	}
-	t.Notes = append(t.Notes, fmt.Sprintf("Δ: change of the median, with the Mann-Whitney U p-value across repetitions; "+
-		"~ = no significant difference (p >= %.2f).", results.Alpha))
-	if minN != math.MaxInt && results.MinP(minN, minN) >= results.Alpha {
-		t.Notes = append(t.Notes, fmt.Sprintf("With %d repetitions a side the smallest possible p-value is %.2f: nothing can be significant. "+
-			"Run both with --reps 5 or more.", minN, results.MinP(minN, minN)))
+	t.Notes = append(t.Notes, fmt.Sprintf("new/old: the ratio of the medians across repetitions with its 95%% bootstrap "+
+		"interval (the tiers' method, results/doc.go); ~ = no significant difference: the interval includes 1 "+
+		"or the ratio is within %.0f%% of 1.", 100*results.MinEffect))
+	switch {
+	case minN < 2:
+		t.Notes = append(t.Notes, "With one repetition on a side there is no interval and nothing can be significant. "+
+			"Run both with --reps 3 or more.")
+	case minN < 5:
+		t.Notes = append(t.Notes, fmt.Sprintf("With %d repetitions a side the interval is about the ratio of the ranges: "+
+			"a weak test. Run both with --reps 5 or more to trust a change.", minN))
 	}
 	return t
 }
 
 func fmtChange(c results.Change) string {
 	switch {
-	case math.IsNaN(c.Delta):
+	case math.IsNaN(c.Ratio.Median):
 		return "n/a"
 	case !c.Significant():
-		return fmt.Sprintf("~ (p=%.2f)", c.P)
+		return "~ " + fmtRatio(c.Ratio)
 	default:
-		return fmt.Sprintf("%+.1f%% (p=%.3f)", 100*c.Delta, c.P)
+		return fmtRatio(c.Ratio)
 	}
 }

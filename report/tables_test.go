@@ -168,7 +168,8 @@ func TestComparison(t *testing.T) {
 	a, b := quick(), quick()
 	var buf bytes.Buffer
 	require.NoError(t, NewComparisonReporter(results.Compare(a, b))(&buf))
-	assert.Contains(t, buf.String(), "Mann-Whitney")
+	assert.Contains(t, buf.String(), "bootstrap", "the note names the test")
+	assert.Contains(t, buf.String(), "~ 1.00 (1.00–1.00)", "a run against itself: no significant difference")
 }
 
 // The Markdown and the HTML are written from one document: every cell of
@@ -235,4 +236,14 @@ func TestSyscallsColumn(t *testing.T) {
 	openTable, _, _ := strings.Cut(open, "msg/s, p50, p99, p99.9, CPU") // the legend follows the tables
 	assert.NotContains(t, openTable, "sys/msg", "a table without counts has no column")
 	assert.Contains(t, strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(SyscallsLegend), " "))
+}
+
+// A run with a budget says so in its heading: the minimum, the maximum,
+// what stopped it and the order's seed.
+func TestHeadingBudget(t *testing.T) {
+	r := quick()
+	r.Budget, r.MaxReps, r.Stopped, r.Seed = 270, 10, results.StopBudget, 42
+	var b bytes.Buffer
+	require.NoError(t, runHeading(r).WriteMarkdown(&b))
+	assert.Contains(t, b.String(), "repetitions: at least 3, at most 10, more where the ranking was undecided, within a 4m30s budget; stopped: budget; order seed 42")
 }

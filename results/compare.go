@@ -6,8 +6,8 @@ import (
 	"sort"
 )
 
-// Alpha is the significance level of Compare: a change whose Mann-Whitney
-// p-value is at or above it is reported as no significant difference.
+// Alpha is the significance level the Mann-Whitney p-value of a Change is
+// read against (MinP: with 3 repetitions a side it cannot pass).
 const Alpha = 0.05
 
 // Change is one metric of one scenario on one architecture, before and after.
@@ -15,12 +15,18 @@ type Change struct {
 	Old, New Stat
 	// Delta is New.Median/Old.Median - 1 (NaN when unmeasured).
 	Delta float64
-	// P is the two-sided Mann-Whitney U p-value (NaN without samples).
+	// Ratio is New's median over Old's with its bootstrap interval, the
+	// same bootstrap as the tiers (doc.go).
+	Ratio Ratio
+	// P is the two-sided Mann-Whitney U p-value (NaN without samples),
+	// kept for scripts; Significant does not use it.
 	P float64
 }
 
-// Significant reports whether the change passes the test at Alpha.
-func (c Change) Significant() bool { return !math.IsNaN(c.P) && c.P < Alpha }
+// Significant reports whether the change is a difference by the tiers'
+// rule: the ratio's interval excludes 1 and the ratio is at least
+// MinEffect away from 1 (Ratio.Separated).
+func (c Change) Significant() bool { return c.Ratio.Separated() }
 
 // Comparison is one scenario × architecture present in both runs.
 type Comparison struct {
@@ -29,7 +35,8 @@ type Comparison struct {
 }
 
 // Compare pairs every scenario and architecture that both runs measured and
-// tests each metric's change across repetitions.
+// tests each metric's change across repetitions with the bootstrap of the
+// ratio of medians (Change.Significant).
 func Compare(a, b *Run) []Comparison {
 	var out []Comparison
 	for _, sc := range a.Scenarios {
@@ -71,6 +78,7 @@ func change(old, new []float64) Change {
 	if c.Old.N > 0 && c.New.N > 0 && c.Old.Median != 0 {
 		c.Delta = c.New.Median/c.Old.Median - 1
 	}
+	c.Ratio = CompareMedians(new, old, Seed)
 	if len(old) > 0 && len(new) > 0 {
 		c.P = MannWhitneyP(old, new)
 	}

@@ -7,13 +7,81 @@
 // how the server exited). Its JSON form (results.json, SchemaVersion) is the
 // source of truth; everything else is computed from a Run alone:
 //
-//   - Summarize: one Table per scenario, a Row per architecture, best
-//     first, each metric a Stat (median across repetitions and its
-//     coefficient of variation);
+//   - Summarize: one Table per scenario, a Row per architecture, ranked,
+//     each in a tier; each metric a Stat (median across repetitions and its
+//     coefficient of variation), msg/s and p99 with a bootstrap interval;
+//   - Summaries: the same as results.json's "summary" verdicts;
+//   - Pending: the cells whose further repetitions could change a ranking;
 //   - Knees: the knee of each rate sweep, against the run's SLO;
-//   - Compare: two runs, metric by metric, with a Mann-Whitney U test.
+//   - Compare: two runs, metric by metric, with the same bootstrap.
 //
 // This package renders nothing: package report turns these into every
 // output (the terminal tables, results.md, report.html, results.csv,
 // results.bench.txt and compare's table).
+//
+// # Ranking and tiers
+//
+// Order. A table's rows fall into groups, in this order: rows that are
+// clean (Row.Clean: no load errors, no crashed or hung server, every
+// connection served where the load generator recorded it — a ConnsServed of
+// 0 means not recorded, never starved), then the rest; within each, in an
+// open loop, the rows that reach KeepsUp (95%) of their target rate before
+// those that do not; rows that measured nothing last. Within a group, rows
+// are sorted by the group's metric: p99 ascending for open-loop rows that
+// keep up, msg/s descending otherwise (the median over repetitions; equal
+// medians keep the run order).
+//
+// Bootstrap. To compare rows A and B on a metric, their repetitions are
+// resampled: Resamples (2000) times, A's values are drawn with replacement
+// (as many as A has) and B's likewise, and the ratio median(A*)/median(B*)
+// is recorded. The 95% interval is the 2.5th and 97.5th percentiles of the
+// 2000 ratios (a percentile bootstrap). The random source is PCG seeded with
+// Seed, so a run renders identically every time. With fewer than two
+// repetitions on either side the interval is unknown.
+//
+// Separated. A and B are distinguishable (Ratio.Separated) when the
+// interval excludes 1 AND the median ratio differs from 1 by at least
+// MinEffect (5%). The interval guards against noise; the minimum effect
+// against differences too small to matter on a shared machine, where 5% is
+// about the run-to-run drift of an unchanged build. Tied (Ratio.Tied): the
+// whole interval inside [0.95, 1.05]. Neither: Undecided — more
+// repetitions could settle it (Pending).
+//
+// Tiers. Walking the sorted rows, the first row opens tier 1 and is its
+// head. Each next row joins the current tier unless it is in a different
+// group or is Separated from the tier's head (not from its neighbour: a
+// tier cannot drift downward in small steps, as in Scott-Knott's
+// partitioning, though this is a single greedy pass and not Scott-Knott's
+// recursive split); then it opens the next tier and becomes its head.
+// Rows that measured nothing get tier 0. A tier therefore says: every row
+// in it is within noise or within 5% of its best row; the next tier's head
+// is distinguishably worse (or less clean, or does not keep up).
+//
+// Because tiers follow the sorted order, a row lands in a lower tier once
+// a row above it has opened one, even when its own interval is too wide to
+// separate it from the top (a noisy row is not promoted past a steady one).
+//
+// Intervals of one row. Each row's msg/s and p99 carry the same percentile
+// bootstrap interval of the median of its repetitions (MedianCI).
+//
+// Limits with n = 3. The median of three resampled values is one of the
+// three, so the interval of a median is essentially the range of the
+// repetitions, and the interval of a ratio is about [minA/maxB, maxA/minB]:
+// the test then amounts to "the ranges do not overlap and the medians are
+// 5% apart". That is conservative (ranges of three overlap easily) but not
+// a calibrated 95% test: the percentile bootstrap undercovers at small n,
+// and three repetitions on a noisy machine can all land on one side by
+// chance. Tiers are a reading aid at n = 3; run 5 or more repetitions
+// (the runner's adaptive budget asks Pending which cells need them) before
+// defending an order between neighbouring tiers.
+//
+// # Steady state
+//
+// SteadinessOf judges each repetition from its per-second series after the
+// warm-up: only full seconds count; with fewer than MinSteadySeconds (3) it
+// is "unknown", never "steady". It is unsteady on a stall (a second under
+// StallShare, 10%, of the run's median per-second count while the median is
+// above zero) or a trend (the mean of the last ⌊n/2⌋ seconds differs from
+// the mean of the first ⌊n/2⌋ by more than TrendShare, 25%). A row is
+// unsteady when any repetition is.
 package results

@@ -40,6 +40,11 @@ type Run struct {
 	// "slo_us", microseconds like every latency there (see MarshalJSON).
 	SLO time.Duration `json:"-"`
 
+	// Summary is the run's verdict, one entry per scenario and
+	// architecture (Summaries), filled in when the run ends; absent in
+	// results.json files from before it.
+	Summary []SummaryEntry `json:"summary,omitempty"`
+
 	// Interrupted says the run was stopped early (SIGINT, an error); the
 	// samples present are complete.
 	Interrupted string `json:"interrupted,omitempty"`

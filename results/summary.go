@@ -72,15 +72,48 @@ type Row struct {
 
 	Errors     int64            // all load errors over every repetition
 	ErrorKinds map[string]int64 // by kind, over every repetition
-	Ratio      float64          // MsgS.Median over the best row's, or over the target rate in an open loop (NaN if unmeasured)
+	Ratio      float64          // MsgS.Median over the table's highest (VsBest is over the top-ranked row's), or over the target rate in an open loop (NaN if unmeasured)
 
 	Crashes, Hangs, Failed int // repetitions whose server crashed, hung, or that have no load result
 	// Unavailable is why the architecture cannot run on this machine, as
 	// its server said (Failed counts those repetitions too); "" if it ran.
 	Unavailable string
+
+	// MsgSCI and P99CI are the bootstrap intervals of MsgS.Median and
+	// P99.Median (unknown with fewer than two repetitions; doc.go).
+	MsgSCI, P99CI Interval
+	// VsBest is msg/s over the top-ranked row's, with its bootstrap
+	// interval (closed loops; NaN median in open loops).
+	VsBest Ratio
+	// Tier is the row's tier, 1 the best (doc.go); 0 when unranked
+	// (nothing measured).
+	Tier int
+
+	// Conns is the connections the load asked for; ConnsServed the fewest
+	// a repetition saw served (0 = not recorded, which is not starved);
+	// Starved the repetitions that served fewer than Conns.
+	Conns, ConnsServed, Starved int
+	// Steady is the row's steadiness (SteadinessOf each repetition):
+	// Unsteady if any repetition was, else SteadyUnknown if any could not
+	// be judged, else Steady. Unsteady counts those repetitions and
+	// SteadyWhy gives the first one's reason.
+	Steady    Steadiness
+	Unsteady  int
+	SteadyWhy string
+
+	// The repetitions' msg/s and p99 (µs), for the bootstrap.
+	msgs, p99s []float64
 }
 
-// Table is one scenario's rows, best first.
+// Clean reports whether every repetition ran without load errors, crashes
+// or hangs and served every connection (as far as recorded). Rows that are
+// not clean are ranked after every clean row.
+func (r Row) Clean() bool {
+	return r.Errors == 0 && r.Crashes == 0 && r.Hangs == 0 && r.Starved == 0
+}
+
+// Table is one scenario's rows, ranked (see rank and doc.go: clean rows
+// first, then by their metric), each with its tier.
 type Table struct {
 	Scenario Scenario
 	Rows     []Row
@@ -211,6 +244,27 @@ func summarizeRow(r *Run, scenario, arch string) Row {
 		}
 		res := s.Result
 		row.Measured++
+		row.Conns = res.Config.Conns
+		if n := res.ConnsServed; n > 0 { // 0: not recorded (results from before conns_served)
+			if row.ConnsServed == 0 || n < row.ConnsServed {
+				row.ConnsServed = n
+			}
+			if n < res.Config.Conns {
+				row.Starved++
+			}
+		}
+		switch st, why := SteadinessOf(res); {
+		case st == Unsteady:
+			if row.Unsteady == 0 {
+				row.SteadyWhy = why
+			}
+			row.Unsteady++
+			row.Steady = Unsteady
+		case st == SteadyUnknown && row.Steady != Unsteady:
+			row.Steady = SteadyUnknown
+		case row.Steady == "":
+			row.Steady = Steady
+		}
 		msgs = append(msgs, res.RPS)
 		mb := res.MBps
 		if mb == 0 { // results written before mb_per_s was filled in
@@ -254,59 +308,158 @@ func summarizeRow(r *Run, scenario, arch string) Row {
 	row.CPUPerM, row.RSS, row.SyscallsPerMsg = newStat(cpu), newStat(rss), newStat(sys)
 	row.MBps, row.IdleHeld = newStat(mbps), newStat(held)
 	row.Target = newStat(targets).Median
+	row.msgs, row.p99s = msgs, p99
+	row.MsgSCI, row.P99CI = MedianCI(msgs, Seed), MedianCI(p99, Seed)
+	if row.Steady == "" {
+		row.Steady = SteadyUnknown
+	}
 	return row
 }
 
+// group is a row's place in the ranking before its metric: clean rows
+// first, then, in an open loop, those that keep up with the target; rows
+// measured nothing come last. Rows of different groups are never in the
+// same tier.
+type group struct {
+	measured, clean, keepsUp bool
+}
+
+func (g group) order() int {
+	o := 0
+	if !g.measured {
+		o += 4
+	}
+	if !g.clean {
+		o += 2
+	}
+	if !g.keepsUp {
+		o++
+	}
+	return o
+}
+
+// ranking is what rank computed for a table: each row's group and the
+// values its rank within that group comes from.
+type ranking struct {
+	t      *Table
+	target func(Row) float64
+}
+
+func (k ranking) group(r Row) group {
+	g := group{measured: !math.IsNaN(r.MsgS.Median), clean: r.Clean()}
+	g.keepsUp = k.t.OpenLoop && g.measured && r.MsgS.Median >= KeepsUp*k.target(r) && !math.IsNaN(r.P99.Median)
+	return g
+}
+
+// values are the repetitions a row is ranked by within its group, and
+// whether lower is better: p99 for open-loop rows that keep up, msg/s
+// otherwise.
+func (k ranking) values(r Row) (v []float64, lowerBetter bool) {
+	if k.group(r).keepsUp {
+		return r.p99s, true
+	}
+	return r.msgs, false
+}
+
+// vs is row a against row b on the group's metric (a's values over b's).
+func (k ranking) vs(a, b Row) Ratio {
+	va, _ := k.values(a)
+	vb, _ := k.values(b)
+	return CompareMedians(va, vb, Seed)
+}
+
+func newRanking(t *Table) ranking {
+	// An open loop's msg/s is compared with its target: the scenario's
+	// rate, or in a rate sweep the rate each architecture was offered.
+	return ranking{t: t, target: func(r Row) float64 {
+		if t.Scenario.Load.Rate > 0 {
+			return t.Scenario.Load.Rate
+		}
+		return r.Target
+	}}
+}
+
+// rank sorts t's rows (groups in order, then by their metric, ties in run
+// order), sets Ratio and VsBest, and assigns tiers: walking the sorted
+// rows, a row starts a new tier when its group differs from the current
+// tier's or when it is Separated from the current tier's first (best) row.
 func rank(t *Table) {
+	k := newRanking(t)
 	best := math.NaN()
 	for _, r := range t.Rows {
 		if !math.IsNaN(r.MsgS.Median) && (math.IsNaN(best) || r.MsgS.Median > best) {
 			best = r.MsgS.Median
 		}
 	}
-	// An open loop's msg/s is compared with its target: the scenario's
-	// rate, or in a rate sweep the rate each architecture was offered.
-	target := func(r Row) float64 {
-		if t.Scenario.Load.Rate > 0 {
-			return t.Scenario.Load.Rate
-		}
-		return r.Target
-	}
 	for i := range t.Rows {
 		r := &t.Rows[i]
 		r.Ratio = math.NaN()
 		switch {
-		case t.OpenLoop && target(*r) > 0:
-			r.Ratio = r.MsgS.Median / target(*r)
+		case t.OpenLoop && k.target(*r) > 0:
+			r.Ratio = r.MsgS.Median / k.target(*r)
 		case !t.OpenLoop && best > 0:
 			r.Ratio = r.MsgS.Median / best
 		}
 	}
-	keepsUp := func(r Row) bool {
-		return t.OpenLoop && !math.IsNaN(r.MsgS.Median) && r.MsgS.Median >= KeepsUp*target(r) && !math.IsNaN(r.P99.Median)
-	}
-	// NaN (unmeasured) sorts last; ties keep the run order.
-	desc := func(a, b float64) int {
-		switch {
-		case math.IsNaN(a) && math.IsNaN(b):
-			return 0
-		case math.IsNaN(a):
-			return 1
-		case math.IsNaN(b):
-			return -1
-		}
-		return cmp.Compare(b, a)
-	}
 	slices.SortStableFunc(t.Rows, func(a, b Row) int {
-		ka, kb := keepsUp(a), keepsUp(b)
-		switch {
-		case ka && kb:
-			return cmp.Compare(a.P99.Median, b.P99.Median)
-		case ka:
-			return -1
-		case kb:
-			return 1
+		ga, gb := k.group(a), k.group(b)
+		if c := cmp.Compare(ga.order(), gb.order()); c != 0 || !ga.measured {
+			return c
 		}
-		return desc(a.MsgS.Median, b.MsgS.Median)
+		if ga.keepsUp {
+			return cmp.Compare(a.P99.Median, b.P99.Median)
+		}
+		return cmp.Compare(b.MsgS.Median, a.MsgS.Median)
 	})
+	tier, head := 0, -1
+	for i := range t.Rows {
+		r := &t.Rows[i]
+		r.VsBest = Ratio{Median: math.NaN(), CI: unknownInterval}
+		if !t.OpenLoop {
+			r.VsBest = CompareMedians(r.msgs, t.Rows[0].msgs, Seed)
+		}
+		g := k.group(*r)
+		if !g.measured {
+			continue
+		}
+		if head < 0 || k.group(t.Rows[head]) != g || k.vs(*r, t.Rows[head]).Separated() {
+			tier++
+			head = i
+		}
+		r.Tier = tier
+	}
+}
+
+// Separation is what separates tier n from tier n+1 of a table: the first
+// row of each and the ratio of their metric (the lower tier's over the
+// upper's: msg/s, or p99 where both keep up in an open loop); ok false
+// when the table has no tier n+1.
+func (t Table) Separation(tier int) (upper, lower Row, ratio Ratio, metric string, ok bool) {
+	k := newRanking(&t)
+	ui, li := -1, -1
+	for i, r := range t.Rows {
+		if r.Tier == tier && ui < 0 {
+			ui = i
+		}
+		if r.Tier == tier+1 && li < 0 {
+			li = i
+		}
+	}
+	if ui < 0 || li < 0 {
+		return Row{}, Row{}, Ratio{}, "", false
+	}
+	upper, lower = t.Rows[ui], t.Rows[li]
+	gu, gl := k.group(upper), k.group(lower)
+	switch {
+	case gu.clean != gl.clean:
+		metric = "clean"
+	case gu.keepsUp != gl.keepsUp:
+		metric = "keeps up"
+	case gu.keepsUp:
+		return upper, lower, k.vs(lower, upper), "p99", true
+	default:
+		return upper, lower, k.vs(lower, upper), "msg/s", true
+	}
+	// Different groups: the ratio shown is msg/s's.
+	return upper, lower, CompareMedians(lower.msgs, upper.msgs, Seed), metric, true
 }

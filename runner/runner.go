@@ -414,6 +414,7 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 	}
 	elapsed := o.Now().Sub(began)
 	run.Elapsed = elapsed.Seconds()
+	run.Summary = results.Summaries(run) // the verdicts, over the samples present (an interrupted run's too)
 	if err := ctx.Err(); err != nil {
 		run.Stopped = results.StopInterrupted
 		run.Interrupted = err.Error()

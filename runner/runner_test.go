@@ -350,6 +350,10 @@ func TestRunRealServers(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Len(t, run.Samples, 3)
+	require.Len(t, run.Summary, 3, "one verdict per scenario and architecture")
+	for _, e := range run.Summary {
+		assert.Positive(t, e.Tier, e.Arch)
+	}
 	for _, s := range run.Samples {
 		checkRealSample(t, s)
 		require.NotNil(t, s.ServerStats, "%s: the stats line printed at exit is recorded", s.Arch)

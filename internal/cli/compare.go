@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("compare", "compare two runs: change in msg/s and p99 with a significance test", runCompare)
+	register("compare", "compare two runs: change in msg/s and p99, new over old with a 95% bootstrap interval", runCompare)
 }
 
 func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) error {

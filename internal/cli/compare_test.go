@@ -34,12 +34,12 @@ func TestCompareCommand(t *testing.T) {
 	b := writeRun(t, filepath.Join(tmp, "b"), 200, 201, 199, 198, 202)
 	out, _, code := run("compare", a, filepath.Join(b, "results.json"))
 	require.Zero(t, code)
-	assert.Contains(t, out, "+100.0%")
-	assert.Contains(t, out, "p=0.008")
+	assert.Contains(t, out, "2.00 (1.96–2.04)", "doubled, with its interval")
+	assert.NotContains(t, out, "~ 2.00")
 
 	out, _, code = run("compare", a, a)
 	require.Zero(t, code)
-	assert.Contains(t, out, "~ (p=1.00)")
+	assert.Contains(t, out, "~ 1.00 (0.97–1.03)", "no significant difference")
 
 	_, _, code = run("compare", a)
 	assert.Equal(t, 2, code)

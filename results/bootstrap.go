@@ -1,0 +1,164 @@
+package results
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/montanaflynn/stats"
+)
+
+// The bootstrap behind tiers, intervals, Pending and Compare; results/doc.go
+// states the method and its limits.
+const (
+	// Resamples is the number of bootstrap resamples.
+	Resamples = 2000
+	// Confidence is the coverage of every interval.
+	Confidence = 0.95
+	// MinEffect is the smallest ratio of medians, away from 1, that counts
+	// as a difference: 5%.
+	MinEffect = 0.05
+	// Seed seeds every bootstrap, so a run always renders the same.
+	Seed = 1
+)
+
+// Interval is a confidence interval; both ends NaN when unknown.
+type Interval struct{ Lo, Hi float64 }
+
+// Unknown reports whether the interval could not be computed.
+func (iv Interval) Unknown() bool { return math.IsNaN(iv.Lo) || math.IsNaN(iv.Hi) }
+
+// Contains reports whether v is inside the closed interval.
+func (iv Interval) Contains(v float64) bool { return !iv.Unknown() && iv.Lo <= v && v <= iv.Hi }
+
+// MarshalJSON writes [lo, hi], or null when unknown.
+func (iv Interval) MarshalJSON() ([]byte, error) {
+	if iv.Unknown() || math.IsInf(iv.Lo, 0) || math.IsInf(iv.Hi, 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal([2]float64{iv.Lo, iv.Hi})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (iv *Interval) UnmarshalJSON(b []byte) error {
+	var v *[2]float64
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v == nil {
+		*iv = unknownInterval
+		return nil
+	}
+	*iv = Interval{v[0], v[1]}
+	return nil
+}
+
+var unknownInterval = Interval{math.NaN(), math.NaN()}
+
+// MedianCI is the percentile-bootstrap Confidence interval of the median
+// of v: Resamples resamples of v with replacement, the median of each, and
+// the 2.5th and 97.5th percentiles of those medians. Unknown with fewer
+// than two values.
+func MedianCI(v []float64, seed uint64) Interval {
+	if len(v) < 2 {
+		return unknownInterval
+	}
+	rng := rand.New(rand.NewPCG(seed, 0))
+	meds := make([]float64, Resamples)
+	buf := make([]float64, len(v))
+	for i := range meds {
+		meds[i] = resampleMedian(rng, v, buf)
+	}
+	return percentiles(meds)
+}
+
+// Ratio is the ratio of the medians of two sets of repetitions, A over B,
+// with its bootstrap interval.
+type Ratio struct {
+	Median float64 // median(A)/median(B); NaN if either is empty or B's is 0
+	CI     Interval
+	NA, NB int // repetitions on each side
+}
+
+// CompareMedians bootstraps median(a)/median(b): each of Resamples times it
+// resamples a and b (each with replacement, each its own size) and takes
+// the ratio of the two medians; the interval is the 2.5th and 97.5th
+// percentiles of those ratios. The interval is unknown when either side has
+// fewer than two repetitions.
+func CompareMedians(a, b []float64, seed uint64) Ratio {
+	r := Ratio{Median: math.NaN(), CI: unknownInterval, NA: len(a), NB: len(b)}
+	if len(a) == 0 || len(b) == 0 {
+		return r
+	}
+	ma, _ := stats.Median(a)
+	mb, _ := stats.Median(b)
+	if mb == 0 {
+		return r
+	}
+	r.Median = ma / mb
+	if len(a) < 2 || len(b) < 2 {
+		return r
+	}
+	rng := rand.New(rand.NewPCG(seed, 0))
+	ratios := make([]float64, 0, Resamples)
+	bufA, bufB := make([]float64, len(a)), make([]float64, len(b))
+	for range Resamples {
+		ra, rb := resampleMedian(rng, a, bufA), resampleMedian(rng, b, bufB)
+		if rb == 0 {
+			continue
+		}
+		ratios = append(ratios, ra/rb)
+	}
+	if len(ratios) < Resamples/2 {
+		return r
+	}
+	r.CI = percentiles(ratios)
+	return r
+}
+
+// Separated reports whether A and B are distinguishable: the interval
+// excludes 1 and the median ratio is at least MinEffect away from 1. Never
+// with fewer than two repetitions on a side (the interval is unknown).
+func (r Ratio) Separated() bool {
+	if r.CI.Unknown() || math.IsNaN(r.Median) {
+		return false
+	}
+	return !r.CI.Contains(1) && math.Abs(r.Median-1) >= MinEffect-1e-12
+}
+
+// Tied reports whether A and B are equal at the stated effect size: the
+// whole interval lies inside [1-MinEffect, 1+MinEffect].
+func (r Ratio) Tied() bool {
+	return !r.CI.Unknown() && r.CI.Lo >= 1-MinEffect && r.CI.Hi <= 1+MinEffect
+}
+
+// Undecided reports whether more repetitions could decide the pair: neither
+// separated nor tied.
+func (r Ratio) Undecided() bool { return !r.Separated() && !r.Tied() }
+
+// resampleMedian draws len(buf) values of v with replacement into buf and
+// returns their median. It sorts buf in place rather than call
+// stats.Median, which copies its input: this runs 2000 times per interval,
+// and the copies were most of Summarize's allocations.
+func resampleMedian(rng *rand.Rand, v, buf []float64) float64 {
+	for i := range buf {
+		buf[i] = v[rng.IntN(len(v))]
+	}
+	slices.Sort(buf)
+	n := len(buf)
+	if n%2 == 1 {
+		return buf[n/2]
+	}
+	return (buf[n/2-1] + buf[n/2]) / 2
+}
+
+func percentiles(v []float64) Interval {
+	tail := 100 * (1 - Confidence) / 2
+	lo, err1 := stats.Percentile(v, tail)
+	hi, err2 := stats.Percentile(v, 100-tail)
+	if err1 != nil || err2 != nil {
+		return unknownInterval
+	}
+	return Interval{lo, hi}
+}
