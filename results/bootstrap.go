@@ -162,3 +162,57 @@ func percentiles(v []float64) Interval {
 	}
 	return Interval{lo, hi}
 }
+
+// CompareGroups is CompareMedians for two groups of architectures (each
+// a list of rows' repetitions): the statistic of a group is the median of
+// its rows' medians, and each resample draws every row's repetitions with
+// replacement (a stratified bootstrap), so a row with more repetitions
+// does not weigh more than one with fewer.
+func CompareGroups(a, b [][]float64, seed uint64) Ratio {
+	r := Ratio{Median: math.NaN(), CI: unknownInterval}
+	for _, g := range [][][]float64{a, b} {
+		for _, v := range g {
+			if len(v) < 2 {
+				return r // a row without a spread: no interval
+			}
+		}
+	}
+	if len(a) == 0 || len(b) == 0 {
+		return r
+	}
+	ma, mb := groupMedian(a, nil, nil), groupMedian(b, nil, nil)
+	if mb == 0 {
+		return r
+	}
+	r.Median, r.NA, r.NB = ma/mb, len(a), len(b)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	meds := make([]float64, 0, max(len(a), len(b)))
+	ratios := make([]float64, 0, Resamples)
+	for range Resamples {
+		ra, rb := groupMedian(a, rng, meds[:0]), groupMedian(b, rng, meds[:0])
+		if rb == 0 {
+			continue
+		}
+		ratios = append(ratios, ra/rb)
+	}
+	if len(ratios) < Resamples/2 {
+		return r
+	}
+	r.CI = percentiles(ratios)
+	return r
+}
+
+// groupMedian is the median of the rows' medians; with rng, of medians of
+// resampled repetitions.
+func groupMedian(g [][]float64, rng *rand.Rand, meds []float64) float64 {
+	for _, v := range g {
+		if rng == nil {
+			m, _ := stats.Median(v)
+			meds = append(meds, m)
+			continue
+		}
+		meds = append(meds, resampleMedian(rng, v, make([]float64, len(v))))
+	}
+	m, _ := stats.Median(meds)
+	return m
+}

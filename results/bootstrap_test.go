@@ -272,3 +272,45 @@ func TestPendingSkipsCellsThatCannotMeasure(t *testing.T) {
 	r.Samples = r.Samples[:len(r.Samples)-1] // crashy tried only twice
 	assert.Equal(t, []results.Cell{{"s", "crashy"}}, results.Pending(r))
 }
+
+// Tiers on synthetic runs with known answers: six rows from one
+// distribution (5% noise, 4 repetitions) form one tier in at least 90% of
+// 100 seeded trials; three rows 20% below three others (2% noise) form a
+// second tier in at least 95%; and a slope of small steps (100, 96, ... 80,
+// each 4% below the last) is not cut between neighbours that tie.
+func TestTiersKnownAnswers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	tiers := func(means []float64, sd float64) map[string]int {
+		m := map[string][]float64{}
+		var names []string
+		for i, mean := range means {
+			name := string(rune('a' + i))
+			m[name], names = normal(rng, 4, mean, sd), append(names, name)
+		}
+		got := map[string]int{}
+		for _, row := range results.Summarize(synthetic(m, names...))[0].Rows {
+			got[row.Arch] = row.Tier
+		}
+		return got
+	}
+	oneTier, twoTiers := 0, 0
+	for range 100 {
+		got := tiers([]float64{100, 100, 100, 100, 100, 100}, 0.05)
+		if got["a"] == 1 && got["b"] == 1 && got["c"] == 1 && got["d"] == 1 && got["e"] == 1 && got["f"] == 1 {
+			oneTier++
+		}
+		got = tiers([]float64{100, 100, 100, 80, 80, 80}, 0.02)
+		if got["a"] == 1 && got["b"] == 1 && got["c"] == 1 && got["d"] == 2 && got["e"] == 2 && got["f"] == 2 {
+			twoTiers++
+		}
+	}
+	t.Logf("equal rows in one tier: %d/100; a 20%% shift in two tiers: %d/100", oneTier, twoTiers)
+	assert.GreaterOrEqual(t, oneTier, 90)
+	assert.GreaterOrEqual(t, twoTiers, 95)
+
+	got := tiers([]float64{100, 96, 92.2, 88.5, 85, 81.6}, 0.005)
+	for _, pair := range [][2]string{{"a", "b"}, {"b", "c"}, {"c", "d"}, {"d", "e"}, {"e", "f"}} {
+		assert.LessOrEqual(t, got[pair[1]]-got[pair[0]], 1, "a step of 4%% never skips a tier: %v", got)
+	}
+	assert.Greater(t, got["f"], got["a"], "but 100 against 81.6 is cut somewhere: %v", got)
+}

@@ -380,9 +380,8 @@ func newRanking(t *Table) ranking {
 }
 
 // rank sorts t's rows (groups in order, then by their metric, ties in run
-// order), sets Ratio and VsBest, and assigns tiers: walking the sorted
-// rows, a row starts a new tier when its group differs from the current
-// tier's or when it is Separated from the current tier's first (best) row.
+// order), sets Ratio and VsBest, and assigns tiers: each group's rows are
+// split as Scott-Knott does (split; doc.go, "Tiers").
 func rank(t *Table) {
 	k := newRanking(t)
 	best := math.NaN()
@@ -411,23 +410,80 @@ func rank(t *Table) {
 		}
 		return cmp.Compare(b.MsgS.Median, a.MsgS.Median)
 	})
-	tier, head := 0, -1
 	for i := range t.Rows {
 		r := &t.Rows[i]
 		r.VsBest = Ratio{Median: math.NaN(), CI: unknownInterval}
 		if !t.OpenLoop {
 			r.VsBest = CompareMedians(r.msgs, t.Rows[0].msgs, Seed)
 		}
-		g := k.group(*r)
-		if !g.measured {
-			continue
-		}
-		if head < 0 || k.group(t.Rows[head]) != g || k.vs(*r, t.Rows[head]).Separated() {
-			tier++
-			head = i
-		}
-		r.Tier = tier
 	}
+	tier := 0
+	for start := 0; start < len(t.Rows); {
+		g := k.group(t.Rows[start])
+		end := start + 1
+		for end < len(t.Rows) && k.group(t.Rows[end]) == g {
+			end++
+		}
+		if g.measured {
+			for _, seg := range k.split(t.Rows[start:end]) {
+				tier++
+				for i := range seg {
+					seg[i].Tier = tier
+				}
+			}
+		}
+		start = end
+	}
+}
+
+// split divides rows (one group, sorted best first) into tiers, as
+// Scott-Knott does: the cut between two neighbours that most separates the
+// rows above it from those below (the largest between-group sum of
+// squares of the log medians) is kept when the two groups are Separated
+// (CompareGroups), and each side is split again the same way; otherwise
+// the rows are one tier.
+func (k ranking) split(rows []Row) [][]Row {
+	if len(rows) < 2 {
+		return [][]Row{rows}
+	}
+	logs := make([]float64, len(rows))
+	for i, r := range rows {
+		v, _ := k.values(r)
+		m, _ := stats.Median(v)
+		logs[i] = math.Log(math.Max(m, 1e-12))
+	}
+	mean := 0.0
+	for _, l := range logs {
+		mean += l
+	}
+	mean /= float64(len(logs))
+	cut, best := -1, -1.0
+	for c := 1; c < len(rows); c++ {
+		var m1, m2 float64
+		for _, l := range logs[:c] {
+			m1 += l
+		}
+		for _, l := range logs[c:] {
+			m2 += l
+		}
+		n1, n2 := float64(c), float64(len(rows)-c)
+		m1, m2 = m1/n1, m2/n2
+		if ss := n1*(m1-mean)*(m1-mean) + n2*(m2-mean)*(m2-mean); ss > best {
+			cut, best = c, ss
+		}
+	}
+	values := func(rs []Row) [][]float64 {
+		var out [][]float64
+		for _, r := range rs {
+			v, _ := k.values(r)
+			out = append(out, v)
+		}
+		return out
+	}
+	if gr := CompareGroups(values(rows[:cut]), values(rows[cut:]), Seed); !gr.Separated() || math.Abs(math.Log(gr.Median)) < splitEffect {
+		return [][]Row{rows}
+	}
+	return append(k.split(rows[:cut]), k.split(rows[cut:])...)
 }
 
 // Separation is what separates tier n from tier n+1 of a table: the first
@@ -463,3 +519,12 @@ func (t Table) Separation(tier int) (upper, lower Row, ratio Ratio, metric strin
 	// Different groups: the ratio shown is msg/s's.
 	return upper, lower, CompareMedians(lower.msgs, upper.msgs, Seed), metric, true
 }
+
+// SplitEffect is the smallest difference between two groups of rows that
+// splits them into tiers: their medians' ratio must be at least this far
+// from 1 (and its interval exclude 1). It is larger than MinEffect, which
+// decides pairs, because a split is chosen as the largest gap among many
+// cuts; doc.go ("Tiers") gives the measurement behind 10%.
+const SplitEffect = 0.10
+
+var splitEffect = math.Log(1 + SplitEffect)
