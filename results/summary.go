@@ -437,11 +437,11 @@ func rank(t *Table) {
 }
 
 // split divides rows (one group, sorted best first) into tiers, as
-// Scott-Knott does: the cut between two neighbours that most separates the
-// rows above it from those below (the largest between-group sum of
-// squares of the log medians) is kept when the two groups are Separated
-// (CompareGroups), and each side is split again the same way; otherwise
-// the rows are one tier.
+// Scott-Knott does: of the cuts between neighbours, widest first (the
+// between-group sum of squares of the log medians), the first whose two
+// neighbours are Separated and whose two sides differ as groups by
+// SplitEffect (CompareGroups) is kept, and each side is split again the
+// same way; where no cut qualifies the rows are one tier (doc.go, "Tiers").
 func (k ranking) split(rows []Row) [][]Row {
 	if len(rows) < 2 {
 		return [][]Row{rows}
@@ -457,7 +457,11 @@ func (k ranking) split(rows []Row) [][]Row {
 		mean += l
 	}
 	mean /= float64(len(logs))
-	cut, best := -1, -1.0
+	type candidate struct {
+		at int
+		ss float64
+	}
+	var cuts []candidate
 	for c := 1; c < len(rows); c++ {
 		var m1, m2 float64
 		for _, l := range logs[:c] {
@@ -468,10 +472,9 @@ func (k ranking) split(rows []Row) [][]Row {
 		}
 		n1, n2 := float64(c), float64(len(rows)-c)
 		m1, m2 = m1/n1, m2/n2
-		if ss := n1*(m1-mean)*(m1-mean) + n2*(m2-mean)*(m2-mean); ss > best {
-			cut, best = c, ss
-		}
+		cuts = append(cuts, candidate{c, n1*(m1-mean)*(m1-mean) + n2*(m2-mean)*(m2-mean)})
 	}
+	slices.SortStableFunc(cuts, func(a, b candidate) int { return cmp.Compare(b.ss, a.ss) })
 	values := func(rs []Row) [][]float64 {
 		var out [][]float64
 		for _, r := range rs {
@@ -480,10 +483,15 @@ func (k ranking) split(rows []Row) [][]Row {
 		}
 		return out
 	}
-	if gr := CompareGroups(values(rows[:cut]), values(rows[cut:]), Seed); !gr.Separated() || math.Abs(math.Log(gr.Median)) < splitEffect {
-		return [][]Row{rows}
+	for _, c := range cuts {
+		if !k.vs(rows[c.at], rows[c.at-1]).Separated() {
+			continue // the rows on either side of the cut are not told apart
+		}
+		if gr := CompareGroups(values(rows[:c.at]), values(rows[c.at:]), Seed); gr.Separated() && math.Abs(math.Log(gr.Median)) >= splitEffect {
+			return append(k.split(rows[:c.at]), k.split(rows[c.at:])...)
+		}
 	}
-	return append(k.split(rows[:cut]), k.split(rows[cut:])...)
+	return [][]Row{rows}
 }
 
 // Separation is what separates tier n from tier n+1 of a table: the first
@@ -523,8 +531,8 @@ func (t Table) Separation(tier int) (upper, lower Row, ratio Ratio, metric strin
 // SplitEffect is the smallest difference between two groups of rows that
 // splits them into tiers: their medians' ratio must be at least this far
 // from 1 (and its interval exclude 1). It is larger than MinEffect, which
-// decides pairs, because a split is chosen as the largest gap among many
-// cuts; doc.go ("Tiers") gives the measurement behind 10%.
+// decides pairs, because a cut is chosen where the gap looks widest among
+// many cuts; doc.go ("Tiers") gives the measurements behind the rule.
 const SplitEffect = 0.10
 
 var splitEffect = math.Log(1 + SplitEffect)

@@ -67,6 +67,10 @@ type Stats struct {
 	// loops (select, poll, epoll, epoll-pool, io_uring). 0 = not counted; the
 	// Go runtime's own calls (futex, its poller) are never included.
 	Syscalls int64 `json:"syscalls,omitempty"`
+	// Features says what the architecture found on this machine and uses,
+	// where that varies (io_uring: the setup flags, the kernel's feature
+	// flags and opcodes, the accept and receive modes); "" otherwise.
+	Features string `json:"features,omitempty"`
 	// PerLoop counts connections taken by each accept or event loop, where
 	// an architecture spreads them over several (reuseport).
 	PerLoop []int64 `json:"per_loop,omitempty"`

@@ -131,6 +131,7 @@ func (s *Server) Syscalls() uint64 {
 func (s *Server) Stats() servers.Stats {
 	st := s.Core.Stats()
 	st.Syscalls = int64(s.Syscalls())
+	st.Features = s.Features()
 	return st
 }
 
