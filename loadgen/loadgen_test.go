@@ -369,13 +369,19 @@ func TestServerKilledMidRun(t *testing.T) {
 	assert.Zero(t, res.Mismatches)
 }
 
-func TestNothingListening(t *testing.T) {
-	t.Parallel()
+// closedAddr is a loopback address nothing listens on (a port just freed).
+func closedAddr(t testing.TB) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
-	ln.Close()
-	res := runOnTime(t, loadgen.Config{Addr: addr, Conns: 2, Duration: 300 * time.Millisecond})
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func TestNothingListening(t *testing.T) {
+	t.Parallel()
+	res := runOnTime(t, loadgen.Config{Addr: closedAddr(t), Conns: 2, Duration: 300 * time.Millisecond})
 	assert.Zero(t, res.Requests)
 	assert.Positive(t, res.Errors[loadgen.ErrConnect])
 	assert.Zero(t, res.Latency.Count)

@@ -138,11 +138,7 @@ func TestChurnServerNeverAnswers(t *testing.T) {
 
 func TestChurnDeadServer(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	res := runOnTime(t, loadgen.Config{Addr: addr, Conns: 2, Churn: true, Duration: 300 * time.Millisecond})
+	res := runOnTime(t, loadgen.Config{Addr: closedAddr(t), Conns: 2, Churn: true, Duration: 300 * time.Millisecond})
 	assert.Zero(t, res.Requests)
 	assert.Positive(t, res.Errors[loadgen.ErrConnect])
 	assert.Less(t, res.Errors[loadgen.ErrConnect], int64(2*10), "failed connects back off")

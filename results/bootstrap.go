@@ -100,21 +100,28 @@ func CompareMedians(a, b []float64, seed uint64) Ratio {
 	if len(a) < 2 || len(b) < 2 {
 		return r
 	}
+	bufA, bufB := make([]float64, len(a)), make([]float64, len(b))
+	r.CI = ratioInterval(seed, func(rng *rand.Rand) (float64, float64) {
+		return resampleMedian(rng, a, bufA), resampleMedian(rng, b, bufB)
+	})
+	return r
+}
+
+// ratioInterval is the percentile interval of Resamples ratios num/den,
+// each pair drawn by draw from one seeded source (unknown when more than
+// half the denominators are 0).
+func ratioInterval(seed uint64, draw func(*rand.Rand) (num, den float64)) Interval {
 	rng := rand.New(rand.NewPCG(seed, 0))
 	ratios := make([]float64, 0, Resamples)
-	bufA, bufB := make([]float64, len(a)), make([]float64, len(b))
 	for range Resamples {
-		ra, rb := resampleMedian(rng, a, bufA), resampleMedian(rng, b, bufB)
-		if rb == 0 {
-			continue
+		if num, den := draw(rng); den != 0 {
+			ratios = append(ratios, num/den)
 		}
-		ratios = append(ratios, ra/rb)
 	}
 	if len(ratios) < Resamples/2 {
-		return r
+		return unknownInterval
 	}
-	r.CI = percentiles(ratios)
-	return r
+	return percentiles(ratios)
 }
 
 // Separated reports whether A and B are distinguishable: the interval
@@ -185,20 +192,10 @@ func CompareGroups(a, b [][]float64, seed uint64) Ratio {
 		return r
 	}
 	r.Median, r.NA, r.NB = ma/mb, len(a), len(b)
-	rng := rand.New(rand.NewPCG(seed, 0))
 	meds := make([]float64, 0, max(len(a), len(b)))
-	ratios := make([]float64, 0, Resamples)
-	for range Resamples {
-		ra, rb := groupMedian(a, rng, meds[:0]), groupMedian(b, rng, meds[:0])
-		if rb == 0 {
-			continue
-		}
-		ratios = append(ratios, ra/rb)
-	}
-	if len(ratios) < Resamples/2 {
-		return r
-	}
-	r.CI = percentiles(ratios)
+	r.CI = ratioInterval(seed, func(rng *rand.Rand) (float64, float64) {
+		return groupMedian(a, rng, meds[:0]), groupMedian(b, rng, meds[:0])
+	})
 	return r
 }
 
