@@ -2,13 +2,12 @@ package iouring
 
 import (
 	"context"
-	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"archbench/servers"
+	"archbench/servers/internal/testkit"
 )
 
 // BenchmarkEcho runs 16 ping-pong clients of 16-byte messages against each
@@ -34,30 +33,9 @@ func BenchmarkEcho(b *testing.B) {
 				_ = conns[i].SetDeadline(time.Now().Add(time.Minute))
 				defer conns[i].Close()
 			}
-			msg, want := []byte("hello, io_uring!"), "HELLO, IO_URING!"
 			before := r.Syscalls()
 			b.ResetTimer()
-			var wg sync.WaitGroup
-			for i, c := range conns {
-				n := b.N / clients
-				if i < b.N%clients {
-					n++
-				}
-				wg.Go(func() {
-					got := make([]byte, len(msg))
-					for range n {
-						if _, err := c.Write(msg); err != nil {
-							b.Error(err)
-							return
-						}
-						if _, err := io.ReadFull(c, got); err != nil || string(got) != want {
-							b.Errorf("reply %q, %v", got, err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
+			testkit.PingPong(b, conns, []byte("hello, io_uring!"))
 			b.StopTimer()
 			b.ReportMetric(float64(r.Syscalls()-before)/float64(b.N), "syscalls/msg")
 		})

@@ -2,13 +2,12 @@ package evloop
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"sync"
 	"testing"
 
 	"archbench/servers"
 	"archbench/servers/internal/blocking"
+	"archbench/servers/internal/testkit"
 )
 
 // BenchmarkPingPong: conns clients, each sending a 16-byte message and
@@ -42,29 +41,8 @@ func BenchmarkPingPong(b *testing.B) {
 				for i := range cs {
 					cs[i] = dial(b, srv)
 				}
-				msg := []byte("0123456789abcdef")
 				b.ResetTimer()
-				var wg sync.WaitGroup
-				for i, c := range cs {
-					n := b.N / conns
-					if i < b.N%conns {
-						n++
-					}
-					wg.Go(func() {
-						reply := make([]byte, len(msg))
-						for range n {
-							if _, err := c.Write(msg); err != nil {
-								b.Error(err)
-								return
-							}
-							if _, err := io.ReadFull(c, reply); err != nil {
-								b.Error(err)
-								return
-							}
-						}
-					})
-				}
-				wg.Wait()
+				testkit.PingPong(b, cs, []byte("0123456789abcdef"))
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 			})
 		}

@@ -381,3 +381,32 @@ func RequireShutdownDeadline(t testing.TB, srv servers.Server, d time.Duration) 
 	require.Less(t, time.Since(begin), 2*time.Second)
 	require.NoError(t, srv.Err())
 }
+
+// PingPong sends msg on every connection and reads its upper-cased reply,
+// b.N exchanges in all, spread evenly, one goroutine per connection: the
+// benchmarks' ping-pong load. A wrong reply fails the benchmark.
+func PingPong(b *testing.B, conns []net.Conn, msg []byte) {
+	b.Helper()
+	want := protocol.AppendUpper(nil, msg)
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		n := b.N / len(conns)
+		if i < b.N%len(conns) {
+			n++
+		}
+		wg.Go(func() {
+			got := make([]byte, len(want))
+			for range n {
+				if _, err := c.Write(msg); err != nil {
+					b.Error(err)
+					return
+				}
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+					b.Errorf("reply %q, %v", got, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
