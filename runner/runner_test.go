@@ -345,22 +345,30 @@ scenarios:
 func TestRunRealServers(t *testing.T) {
 	run, err := runner.Run(context.Background(), runner.Options{
 		Suite: suite(t, tinyReal),
-		Archs: []string{"goroutine", "sequential", "epoll"},
+		Archs: []string{"goroutine", "sequential", "epoll", "io_uring"},
 		Reps:  1,
 	})
 	require.NoError(t, err)
-	require.Len(t, run.Samples, 3)
-	require.Len(t, run.Summary, 3, "one verdict per scenario and architecture")
+	require.Len(t, run.Samples, 4)
+	require.Len(t, run.Summary, 4, "one verdict per scenario and architecture")
 	for _, e := range run.Summary {
 		assert.Positive(t, e.Tier, e.Arch)
 	}
 	for _, s := range run.Samples {
+		if s.Unavailable != "" {
+			t.Logf("%s unavailable here: %s", s.Arch, s.Unavailable)
+			continue
+		}
 		checkRealSample(t, s)
 		require.NotNil(t, s.ServerStats, "%s: the stats line printed at exit is recorded", s.Arch)
 		assert.Positive(t, s.ServerStats.Accepted, s.Arch)
-		if s.Arch == "epoll" {
+		switch s.Arch {
+		case "epoll":
 			assert.Greater(t, s.ServerStats.Syscalls, s.Result.Requests, "an event loop counts its system calls")
-		} else {
+		case "io_uring":
+			assert.Positive(t, s.ServerStats.Syscalls, "io_uring counts its system calls")
+			assert.Contains(t, s.ServerStats.Features, "recv=", "io_uring records what the kernel offered and what it uses")
+		default:
 			assert.Zero(t, s.ServerStats.Syscalls, "%s does not count its system calls", s.Arch)
 		}
 	}
