@@ -173,8 +173,9 @@ func TestBudgetStopsAtMaxReps(t *testing.T) {
 	assert.Equal(t, 5, run.MaxReps)
 }
 
-// The placeholder results.Pending repeats the noisy cell only.
-func TestBudgetPlaceholderPendingRepeatsNoisyCells(t *testing.T) {
+// With the real results.Pending, a noisy cell (CV far above 10%) is
+// repeated up to MaxReps; steady cells are not.
+func TestBudgetPendingRepeatsNoisyCells(t *testing.T) {
 	clock := newFakeClock()
 	var mu sync.Mutex
 	calls := map[string]int{}
