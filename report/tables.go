@@ -35,11 +35,13 @@ const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetit
 	"msg/s ±x% is the half-width of the median's 95% " +
 	"bootstrap interval relative to the median (none with one repetition); CV is the spread of msg/s (coefficient of variation); " + noisyMark + " marks a noisy cell, " +
 	"whose CV across repetitions exceeds 10%. tier groups architectures that cannot be told apart: " +
-	"a row opens a new tier when the 95% bootstrap interval of its ratio to the tier's best row excludes 1 " +
-	"and the ratio is at least 5% from 1 (results/doc.go; with 3 repetitions the test is weak). " +
+	"a tier boundary stands only where the rows on either side of it are told apart (the 95% bootstrap " +
+	"interval of the ratio of their medians excludes 1 and the ratio is at least 5% from 1) and the groups " +
+	"above and below it differ by 10% or more (results/doc.go; with 3 repetitions the test is weak). " +
 	"A tier followed by " + uncleanMark + " belongs to a row that had load errors, a crashed or hung server or starved " +
 	"connections: such rows rank after every clean row, whatever their speed. " + dirtyMark + " after a latency marks a row " +
-	"with load errors or starved connections: its latencies cover only the messages that were answered. " +
+	"with load errors or starved connections: a message never answered counts once, at its age when given up, " +
+	"against thousands answered on the served connections, so its percentiles flatter it. " +
 	"errors are totals over all repetitions by kind; " +
 	"CPU-s/M is the server's CPU seconds per million messages; vs best is msg/s over the top-ranked row's, " +
 	"with the 95% bootstrap interval of that ratio in parentheses. " +
@@ -54,9 +56,9 @@ const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetit
 	"completes a connection the server has not accepted, so for a server that does not accept them " +
 	"(sequential, workerpool) it counts its accept backlog and its RSS/idle means nothing."
 
-// NewTextReporter writes r's tables for a terminal: the knee of each rate
-// sweep, one table per scenario, the legend.
-func NewTextReporter(r *results.Run) Reporter { return Tables(r).WriteText }
+// NewTextReporter writes r for a terminal: the verdict per scenario, then
+// the knee of each rate sweep, one table per scenario, the legend.
+func NewTextReporter(r *results.Run) Reporter { return append(Verdict(r), Tables(r)...).WriteText }
 
 // runHeading is the run and its environment: results.md's opening.
 func runHeading(r *results.Run) Document {

@@ -229,7 +229,8 @@ func TestSyscallsColumn(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, NewTextReporter(r)(&b))
 	out := b.String()
-	conns, open, _ := strings.Cut(out, "open-1000c-20k")
+	_, tables, _ := strings.Cut(out, "\nconns-64: ") // after the verdict
+	conns, open, _ := strings.Cut(tables, "\nopen-1000c-20k: ")
 	assert.Contains(t, conns, "sys/msg")
 	assert.Regexp(t, `epoll .* 3\.00 `, conns, "6 calls per measured reply over twice the replies")
 	assert.Regexp(t, `goroutine .* - `, conns)

@@ -13,10 +13,11 @@ import (
 // cells flagged (not clean, noisy, unsteady). The tables and figures follow.
 func Verdict(r *results.Run) Document {
 	d := Document{Heading{Level: 2, Text: "Verdict"}, Paragraph{Wrap: true, Spans: []Span{{Text: "Per scenario: the " +
-		"architectures that cannot be told apart at the top (tier 1: none separated from the best by a " +
-		"bootstrap of the ratio of medians over the repetitions with an effect of 5% or more; results/doc.go), " +
-		"what separates them from the next tier, and the rows to read with care. With 3 repetitions " +
-		"the test is weak: read a tier as \"not shown to differ\", not as \"equal\"."}}}}
+		"architectures in the top tier, what separates them from the next tier, and the rows to read with " +
+		"care. A tier boundary stands only where the rows on either side of it are told apart (a bootstrap " +
+		"of the ratio of their medians over the repetitions excludes 1, with an effect of 5% or more) and " +
+		"the groups above and below it differ by 10% or more (results/doc.go). With 3 repetitions the " +
+		"test is weak: read a tier as \"not shown to differ\", not as \"equal\"."}}}}
 	for _, t := range results.Summarize(r) {
 		d = append(d, Heading{Level: 3, Text: t.Scenario.Name}, verdictList(t))
 	}
