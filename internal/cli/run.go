@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,13 +31,14 @@ func init() {
 const runsDir = "results/runs"
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--budget D [--min-reps N] [--max-reps N] | --reps N] [--seed N] [--out DIR] [--server-cpus LIST] [--client-cpus LIST] [--slo D] [--threshold EXPR]...", stderr)
+	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--budget D [--min-reps N] [--max-reps N] | --reps N] [--seed N] [--out DIR [--force]] [--server-cpus LIST] [--client-cpus LIST] [--slo D] [--threshold EXPR]...", stderr)
 	var (
 		suiteName, archList, out, serverCPUs, clientCPUs string
 		reps, minReps, maxReps                           int
 		seed                                             int64
 		slo, budget                                      time.Duration
 		thresholds                                       []loadgen.Threshold
+		force                                            bool
 	)
 	fs.StringVar(&suiteName, "suite", scenarios.DefaultSuite, "embedded suite ("+strings.Join(scenarios.Names(), ", ")+") or a YAML file")
 	fs.StringVar(&archList, "arch", "", "comma-separated architectures (default: all, see archbench list)")
@@ -46,6 +48,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&maxReps, "max-reps", runner.DefaultMaxReps, "with a budget: the most repetitions of one scenario x architecture")
 	fs.Int64Var(&seed, "seed", 0, "seed of the shuffled run order, recorded in results.json (default: derived from the start time)")
 	fs.StringVar(&out, "out", "", "results directory (default "+runsDir+"/<UTC time>-<suite>)")
+	fs.BoolVar(&force, "force", false, "with --out: clear a results directory that already holds files")
 	fs.StringVar(&serverCPUs, "server-cpus", "", "pin the server processes to these CPUs, e.g. 0 or 0-1 (default unpinned)")
 	fs.StringVar(&clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (default unpinned)")
 	fs.DurationVar(&slo, "slo", results.DefaultSLO, "p99 objective of a rate sweep's knee (the highest rate whose p99 stays under it)")
@@ -133,9 +136,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if out == "" {
 		out = filepath.Join(runsDir, time.Now().UTC().Format("20060102T150405Z")+"-"+suite.Name)
 	}
-	// Fail on an unwritable results directory now, not after the run.
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return usagef("run: --out: %v", err)
+	// Fail on an unwritable or occupied results directory now, not after the run.
+	if err := prepareOut(out, force); err != nil {
+		return err
 	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
@@ -168,6 +171,29 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if err := checkRunThresholds(stderr, run, thresholds); err != nil {
 		return fmt.Errorf("run: %w", err)
+	}
+	return nil
+}
+
+// prepareOut makes out an empty results directory, before any load starts:
+// one that already holds files is refused, unless force, which clears it.
+func prepareOut(out string, force bool) error {
+	entries, err := os.ReadDir(out)
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		return usagef("run: --out: %v", err)
+	}
+	if len(entries) > 0 {
+		if !force {
+			return usagef("run: --out %s already holds %d entries: choose an empty or new directory, or add --force to clear it", out, len(entries))
+		}
+		for _, e := range entries {
+			if err := os.RemoveAll(filepath.Join(out, e.Name())); err != nil {
+				return usagef("run: --out: clearing: %v", err)
+			}
+		}
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return usagef("run: --out: %v", err)
 	}
 	return nil
 }

@@ -52,3 +52,29 @@ func TestRunUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// An --out directory that holds anything is refused before any load starts;
+// --force clears it.
+func TestRunOutOccupied(t *testing.T) {
+	dir := t.TempDir()
+	old := filepath.Join(dir, "results.json")
+	require.NoError(t, os.WriteFile(old, []byte("{}"), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	err := Run(context.Background(), []string{"run", "--out", dir, "--arch", "goroutine"}, &stdout, &stderr)
+	require.Error(t, err)
+	assert.Equal(t, 2, ExitCode(err), err.Error())
+	assert.Contains(t, err.Error(), "--force")
+	assert.NotContains(t, err.Error(), "\n", "one line")
+	assert.Empty(t, stdout.String(), "stdout stays clean")
+	assert.NotContains(t, stderr.String(), "goroutine", "no load started")
+	assert.FileExists(t, old, "the old results stay")
+
+	require.NoError(t, prepareOut(dir, true))
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "--force clears the folder")
+	require.NoError(t, prepareOut(dir, false), "an empty folder is fine")
+	require.NoError(t, prepareOut(filepath.Join(dir, "new"), false), "a new folder is made")
+	assert.DirExists(t, filepath.Join(dir, "new"))
+}
