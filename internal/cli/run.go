@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"math/rand/v2"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,7 +48,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.IntVar(&minReps, "min-reps", runner.MinAdaptiveReps, "with a budget: repetitions of every scenario x architecture before the adaptive ones (at least 3)")
 	fs.IntVar(&maxReps, "max-reps", runner.DefaultMaxReps, "with a budget: the most repetitions of one scenario x architecture")
 	fs.Int64Var(&seed, "seed", 0, "seed of the shuffled run order, recorded in results.json (default: derived from the start time)")
-	fs.StringVar(&out, "out", "", "results directory (default "+runsDir+"/<UTC time>-<suite>)")
+	fs.StringVar(&out, "out", "", "results directory (default "+runsDir+"/<UTC time>-<suite>-<random>)")
 	fs.BoolVar(&force, "force", false, "with --out: clear a results directory that already holds files")
 	fs.StringVar(&serverCPUs, "server-cpus", "", "pin the server processes to these CPUs, e.g. 0 or 0-1 (default unpinned)")
 	fs.StringVar(&clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (default unpinned)")
@@ -133,11 +134,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		maxReps = 0
 	}
-	if out == "" {
-		out = filepath.Join(runsDir, time.Now().UTC().Format("20060102T150405Z")+"-"+suite.Name)
-	}
 	// Fail on an unwritable or occupied results directory now, not after the run.
-	if err := prepareOut(out, force); err != nil {
+	if out == "" {
+		if out, err = newRunDir(runsDir, suite.Name, time.Now()); err != nil {
+			return usagef("run: results directory: %v", err)
+		}
+	} else if err := prepareOut(out, force); err != nil {
 		return err
 	}
 
@@ -196,4 +198,26 @@ func prepareOut(out string, force bool) error {
 		return usagef("run: --out: %v", err)
 	}
 	return nil
+}
+
+// newRunDir creates a new results directory under parent, named by the
+// UTC time to the millisecond, the suite and a random suffix, and returns
+// its path. The last element is created exclusively, so two runs that
+// start at the same moment never share a directory.
+func newRunDir(parent, suite string, now time.Time) (string, error) {
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return "", err
+	}
+	stamp := now.UTC().Format("20060102T150405.000Z")
+	for range 100 {
+		dir := filepath.Join(parent, fmt.Sprintf("%s-%s-%06x", stamp, suite, rand.Uint32()&0xffffff))
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
+			return dir, nil
+		}
+		if !errors.Is(err, iofs.ErrExist) {
+			return "", err
+		}
+	}
+	return "", fmt.Errorf("no free name for %s-%s under %s", stamp, suite, parent)
 }

@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -77,4 +79,27 @@ func TestRunOutOccupied(t *testing.T) {
 	require.NoError(t, prepareOut(dir, false), "an empty folder is fine")
 	require.NoError(t, prepareOut(filepath.Join(dir, "new"), false), "a new folder is made")
 	assert.DirExists(t, filepath.Join(dir, "new"))
+}
+
+// Runs that start in the same millisecond, at once, get different default
+// results directories, each created by one of them alone.
+func TestNewRunDirUnique(t *testing.T) {
+	parent := filepath.Join(t.TempDir(), "runs")
+	now := time.Date(2026, 12, 6, 23, 0, 0, 0, time.UTC)
+	const n = 8
+	dirs := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { dirs[i], errs[i] = newRunDir(parent, "quick", now) })
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for i := range n {
+		require.NoError(t, errs[i])
+		assert.DirExists(t, dirs[i])
+		assert.Contains(t, filepath.Base(dirs[i]), "20261206T230000.000Z-quick-")
+		assert.False(t, seen[dirs[i]], "shared directory %s", dirs[i])
+		seen[dirs[i]] = true
+	}
 }
