@@ -158,18 +158,28 @@ func WriteRun(dir string, r *results.Run) error {
 	return Write(dir, r)
 }
 
-// writeFile creates path and writes it with write.
+// writeFile writes path with write atomically: into a temporary file in
+// the same directory, renamed over path only once whole, so a killed or
+// failed write leaves the old file or the new one, never a truncated one.
 func writeFile(path string, write Reporter) error {
-	f, err := os.Create(path)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("report: %s: %w", path, err)
+	tmp := f.Name()
+	err = write(f)
+	if err == nil {
+		err = f.Chmod(0o644)
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("report: %w", err)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("report: %s: %w", path, err)
 	}
 	return nil
 }
