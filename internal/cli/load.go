@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"archbench/internal/settings"
 	"archbench/loadgen"
@@ -49,6 +50,20 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("load: %v", err)
 	}
 
+	// Fail on an output file that cannot be written now, not after the load.
+	var hgrmFile *os.File
+	if hgrm != "" {
+		f, err := createHgrm(hgrm)
+		if err != nil {
+			return err
+		}
+		hgrmFile = f
+		defer func() {
+			hgrmFile.Close()
+			os.Remove(hgrmFile.Name())
+		}()
+	}
+
 	fmt.Fprintf(stderr, "load: %d conns to %s %s for %s (+%s warm-up)\n", cfg.Conns, cfg.Network, cfg.Addr, cfg.Duration, cfg.Warmup)
 	res, err := loadgen.Run(ctx, cfg)
 	if res == nil {
@@ -61,7 +76,7 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		fmt.Fprintf(stderr, "load: %v (partial result follows)\n", err)
 	}
 	if hgrm != "" {
-		if werr := writeHgrm(hgrm, res); werr != nil {
+		if werr := writeHgrm(hgrmFile, hgrm, res); werr != nil {
 			return werr
 		}
 	}
@@ -90,17 +105,33 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func writeHgrm(path string, res *loadgen.Result) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("load: --hgrm: %w", err)
+// createHgrm checks that path can be written, before any load: it creates
+// the temporary file, in path's directory, that writeHgrm renames to path.
+func createHgrm(path string) (*os.File, error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, usagef("load: --hgrm %s: is a directory; give a file name", path)
 	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return nil, usagef("load: --hgrm %s: cannot create it: %v", path, errors.Unwrap(err))
+	}
+	return f, nil
+}
+
+// writeHgrm writes res's distribution into f, made by createHgrm, and
+// renames it to path.
+func writeHgrm(f *os.File, path string, res *loadgen.Result) error {
 	if err := loadgen.WriteHgrm(f, res); err != nil {
-		f.Close()
+		return fmt.Errorf("load: --hgrm %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
 		return fmt.Errorf("load: --hgrm %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("load: --hgrm %s: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("load: --hgrm: %w", err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +110,28 @@ func TestLoadThresholds(t *testing.T) {
 
 	_, _, code = run("load", "--addr", addr, "--threshold", "p99<soon")
 	assert.Equal(t, 2, code)
+}
+
+// An --hgrm file that cannot be created is a usage error found before the
+// load starts.
+func TestLoadHgrmUncreatableExit2(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-dir", "lat.hgrm")
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), []string{"load", "--addr", closedAddr(t), "--duration", "200ms", "--hgrm", missing}, &out, &errOut)
+	require.Error(t, err)
+	assert.Equal(t, 2, ExitCode(err), err.Error())
+	assert.Contains(t, err.Error(), "--hgrm "+missing)
+	assert.NotContains(t, err.Error(), "\n", "one line")
+	assert.NotContains(t, errOut.String(), "conns to", "no load started")
+	assert.Empty(t, out.String(), "stdout stays clean")
+}
+
+// closedAddr is an address on 127.0.0.1 where nothing listens any more.
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
 }
