@@ -21,6 +21,13 @@ func WriteText(w io.Writer, r *Result) error {
 	}
 	b.WriteString("\n")
 	l := r.Latency
+	// An empty histogram has no percentiles: "-", not 0us.
+	us := func(v float64) string {
+		if l.Count == 0 {
+			return "-"
+		}
+		return us(v)
+	}
 	fmt.Fprintf(&b, "  Latency    %9s %9s %9s %9s\n", "min", "mean", "max", "count")
 	fmt.Fprintf(&b, "             %9s %9s %9s %9d\n", us(l.Min), us(l.Mean), us(l.Max), l.Count)
 	fmt.Fprintf(&b, "  Latency Distribution (HdrHistogram, µs resolution")

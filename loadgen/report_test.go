@@ -52,3 +52,18 @@ func TestWriteText(t *testing.T) {
 	require.NoError(t, loadgen.WriteText(&b, res))
 	assert.NotContains(t, b.String(), "conns served")
 }
+
+// A run with no verified reply prints "-" for its absent percentiles, never 0us.
+func TestWriteTextNoReply(t *testing.T) {
+	res := &loadgen.Result{
+		Config: loadgen.Config{Network: "tcp", Addr: "127.0.0.1:7000", Conns: 1, Depth: 1, Size: 16,
+			Content: loadgen.ASCII, Duration: time.Second, Timeout: time.Second, Loops: 1},
+		Elapsed: 1,
+		Errors:  map[string]int64{loadgen.ErrConnect: 3},
+	}
+	var b bytes.Buffer
+	require.NoError(t, loadgen.WriteText(&b, res))
+	assert.NotContains(t, b.String(), "0us")
+	assert.Regexp(t, `(?m)^\s+99\.000%\s+-$`, b.String())
+	assert.Contains(t, b.String(), "0 replies verified")
+}

@@ -78,7 +78,12 @@ func (t Threshold) Measure(r *Result) float64 {
 }
 
 // Check reports nil when r meets the threshold, else what it measured.
+// A latency threshold on a run that verified no reply fails: its
+// percentiles are absent, not 0.
 func (t Threshold) Check(r *Result) error {
+	if latencyMetrics[t.Metric] != nil && r.Requests == 0 {
+		return fmt.Errorf("threshold %s missed: no verified reply: %s is absent", t.Text, t.Metric)
+	}
 	v := t.Measure(r)
 	ok := false
 	switch t.Op {

@@ -13,8 +13,8 @@ import (
 
 func TestRunThresholds(t *testing.T) {
 	run := &results.Run{Samples: []results.Sample{
-		{Scenario: "s", Arch: "epoll", Rep: 1, Result: &loadgen.Result{RPS: 1000, Latency: loadgen.LatencyUS{P99: 500}}},
-		{Scenario: "s", Arch: "sequential", Rep: 1, Result: &loadgen.Result{RPS: 10, Latency: loadgen.LatencyUS{P99: 90000}}},
+		{Scenario: "s", Arch: "epoll", Rep: 1, Result: &loadgen.Result{Requests: 1000, RPS: 1000, Latency: loadgen.LatencyUS{P99: 500}}},
+		{Scenario: "s", Arch: "sequential", Rep: 1, Result: &loadgen.Result{Requests: 10, RPS: 10, Latency: loadgen.LatencyUS{P99: 90000}}},
 		{Scenario: "s", Arch: "gnet", Rep: 1}, // unmeasured: nothing to check
 	}}
 	var ths []loadgen.Threshold
