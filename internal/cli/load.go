@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"archbench/internal/settings"
 	"archbench/loadgen"
@@ -99,10 +102,64 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			missed = append(missed, terr)
 		}
 	}
+	if err := checkVerified(res); err != nil {
+		return fmt.Errorf("load: %w", err)
+	}
 	if len(missed) > 0 {
 		return fmt.Errorf("load: %w: %d of %d", ErrThresholds, len(missed), len(thresholds))
 	}
 	return nil
+}
+
+var (
+	// ErrNoReply: a load run verified no reply at all.
+	ErrNoReply = errors.New("no reply verified")
+	// ErrMismatch: a reply differed from what the server should have sent.
+	ErrMismatch = errors.New("replies mismatched")
+)
+
+// checkVerified fails a load run that verified no reply or saw a
+// mismatch, whatever its thresholds: neither measures a server. Other
+// errors fail a run only by --threshold 'errors==0'.
+func checkVerified(res *loadgen.Result) error {
+	var why []string
+	var errs []error
+	if res.Requests == 0 {
+		errs = append(errs, ErrNoReply)
+		why = append(why, fmt.Sprintf("%v (errors: %s)", ErrNoReply, errorCounts(res.Errors)))
+	}
+	if res.Mismatches > 0 {
+		errs = append(errs, ErrMismatch)
+		why = append(why, fmt.Sprintf("%d %v", res.Mismatches, ErrMismatch))
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return &verifyError{msg: strings.Join(why, "; "), errs: errs}
+}
+
+// verifyError is checkVerified's one-line error; errors.Is finds each
+// sentinel in it.
+type verifyError struct {
+	msg  string
+	errs []error
+}
+
+func (e *verifyError) Error() string   { return e.msg }
+func (e *verifyError) Unwrap() []error { return e.errs }
+
+// errorCounts lists the nonzero error counts, by kind, or "none".
+func errorCounts(m map[string]int64) string {
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if m[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
 }
 
 // createHgrm checks that path can be written, before any load: it creates

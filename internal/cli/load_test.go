@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -84,13 +85,14 @@ func TestLoadJSONAndHgrm(t *testing.T) {
 
 func TestLoadTextAgainstDeadServerStillReports(t *testing.T) {
 	addr := startGoroutineServer(t, protocol.Raw)
-	// A server that is gone: errors are counted, the summary still prints.
-	out, errOut, code := run("load", "--addr", "127.0.0.1:1", "--duration", "200ms")
-	require.Zero(t, code, errOut)
+	// A server that is gone: errors are counted, the summary still prints
+	// (and the run fails: see TestLoadNoReplyExit1).
+	out, _, code := run("load", "--addr", closedAddr(t), "--duration", "200ms")
+	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "Requests/sec:")
 	assert.Regexp(t, `connect [1-9]`, out)
 
-	out, errOut, code = run("load", "--addr", addr, "--conns", "3", "--rate", "500", "--duration", "300ms")
+	out, errOut, code := run("load", "--addr", addr, "--conns", "3", "--rate", "500", "--duration", "300ms")
 	require.Zero(t, code, errOut)
 	assert.Contains(t, out, "Target/sec:")
 	assert.Contains(t, out, "mismatch 0")
@@ -103,7 +105,7 @@ func TestLoadThresholds(t *testing.T) {
 	assert.Zero(t, code, errOut)
 
 	// A dead server misses rps>0: exit 1 with the miss on stderr; the result still prints.
-	out, errOut, code := run("load", "--addr", "127.0.0.1:1", "--duration", "200ms", "--threshold", "rps>0")
+	out, errOut, code := run("load", "--addr", closedAddr(t), "--duration", "200ms", "--threshold", "rps>0")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "threshold rps>0 missed")
 	assert.Contains(t, out, "Requests/sec:")
@@ -134,4 +136,54 @@ func closedAddr(t testing.TB) string {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return addr
+}
+
+// A load run that verified no reply exits 1 and says so in one line,
+// thresholds or not; the result still prints.
+func TestLoadNoReplyExit1(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := Run(context.Background(), []string{"load", "--addr", closedAddr(t), "--duration", "200ms"}, &out, &errOut)
+	require.Error(t, err)
+	assert.Equal(t, 1, ExitCode(err), err.Error())
+	assert.ErrorIs(t, err, ErrNoReply)
+	assert.Regexp(t, `^load: no reply verified \(errors: connect [1-9][0-9]*\)$`, err.Error())
+	assert.Contains(t, out.String(), "Requests/sec:", "the result still prints")
+}
+
+// A reply that differs from what the server should send fails the run,
+// though every other reply was verified.
+func TestLoadMismatchExit1(t *testing.T) {
+	// An echo server that does not uppercase: every reply mismatches.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(c, c)
+			}()
+		}
+	}()
+	var out, errOut bytes.Buffer
+	err = Run(context.Background(), []string{"load", "--addr", ln.Addr().String(), "--content", "utf8", "--duration", "200ms"}, &out, &errOut)
+	require.Error(t, err)
+	assert.Equal(t, 1, ExitCode(err), err.Error())
+	assert.ErrorIs(t, err, ErrMismatch)
+	assert.NotContains(t, err.Error(), "\n", "one line")
+}
+
+func TestCheckVerified(t *testing.T) {
+	assert.NoError(t, checkVerified(&loadgen.Result{Requests: 10}))
+	err := checkVerified(&loadgen.Result{Requests: 10, Mismatches: 2})
+	assert.ErrorIs(t, err, ErrMismatch)
+	assert.EqualError(t, err, "2 replies mismatched")
+	err = checkVerified(&loadgen.Result{Mismatches: 1, Errors: map[string]int64{loadgen.ErrMismatch: 1, loadgen.ErrRead: 0}})
+	assert.ErrorIs(t, err, ErrNoReply)
+	assert.ErrorIs(t, err, ErrMismatch)
+	assert.EqualError(t, err, "no reply verified (errors: mismatch 1); 1 replies mismatched")
 }
