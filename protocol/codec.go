@@ -74,6 +74,11 @@ func (f *Framing) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// MaxWork bounds each part of Work, so that one modelled message cannot
+// hold a stop for long. (A stop still waits for every message already read:
+// architectures that answer inline finish a pipelined batch first.)
+const MaxWork = 1 * time.Second
+
 // Work is the modelled handler cost spent on every framed message. The zero
 // value costs nothing.
 type Work struct {
@@ -130,6 +135,9 @@ func (c CodecConfig) Validate() error {
 	}
 	if c.Work.CPU < 0 || c.Work.Sleep < 0 {
 		return errors.New("protocol: negative work duration")
+	}
+	if c.Work.CPU > MaxWork || c.Work.Sleep > MaxWork {
+		return fmt.Errorf("protocol: handler work %v CPU + %v sleep per message: each at most %v (a stop must not wait for it)", c.Work.CPU, c.Work.Sleep, MaxWork)
 	}
 	if c.Framing == Raw && !c.Work.IsZero() {
 		return errors.New("protocol: handler work needs a framed protocol (line or length); raw has no messages")

@@ -95,6 +95,10 @@ func TestCodecConfigValidate(t *testing.T) {
 	assert.Error(t, CodecConfig{Framing: Raw, Work: Work{CPU: time.Millisecond}}.Validate())
 	assert.Error(t, CodecConfig{Framing: Framing(9)}.Validate())
 	assert.Error(t, CodecConfig{MaxMsg: MaxMaxMsg + 1}.Validate())
+	assert.NoError(t, CodecConfig{Framing: Line, Work: Work{CPU: MaxWork, Sleep: MaxWork}}.Validate())
+	err := CodecConfig{Framing: Line, Work: Work{Sleep: 30 * time.Second}}.Validate()
+	assert.ErrorContains(t, err, "at most 1s", "a handler sleep that would hold a stop is refused")
+	assert.Error(t, CodecConfig{Framing: Line, Work: Work{CPU: MaxWork + 1}}.Validate())
 	assert.Error(t, CodecConfig{Framing: Line, Work: Work{Sleep: -1}}.Validate())
 	assert.NoError(t, CodecConfig{Framing: Length, Work: Work{CPU: time.Millisecond}}.Validate())
 }

@@ -58,6 +58,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{name: "bad size", args: []string{"serve", "--arch", "goroutine", "--out-cap", "lots"}, want: "bad size"},
 		{name: "bad duration", args: []string{"serve", "--arch", "goroutine", "--idle-timeout", "soon"}, want: "idle-timeout"},
 		{name: "work with raw", args: []string{"serve", "--arch", "goroutine", "--work-cpu", "1ms"}, want: "framed"},
+		{name: "work too long", args: []string{"serve", "--arch", "goroutine", "--framing", "line", "--work-sleep", "30s"}, want: "at most 1s"},
 		{name: "negative workers", args: []string{"serve", "--arch", "workerpool", "--workers", "-1"}, want: "workers"},
 		{name: "unix without path", args: []string{"serve", "--arch", "goroutine", "--network", "unix"}, want: "unix"},
 		{name: "stray argument", args: []string{"list", "extra"}, want: "unexpected argument"},
