@@ -25,7 +25,10 @@
 // actually written (wrk2's correction for coordinated omission): a server
 // stall shows in the latency of every message scheduled during it, and the
 // generator's own lateness (SendLag) cannot hide anything either. A message
-// whose connection is down when it is due is not sent (Result.Unsent).
+// whose connection is down (or whose send queue is full) when it is due is
+// not sent (Result.Unsent); it is in the latency at its age when the run
+// ends, a lower bound like an unanswered message's, so a server that closes
+// its connections cannot look fast on the few messages it did answer.
 //
 // # Verification and errors
 //
@@ -99,16 +102,19 @@
 //	                        write, timeout, short_read, mismatch
 //	mismatches    int     = errors.mismatch
 //	unsent        int     open loop: due messages not sent (connection down or
-//	                        its in-flight queue full)
+//	                        its in-flight queue full), after the warm-up; each
+//	                        is in latency_us at its age when the run ended, from
+//	                        its intended time (a lower bound; before issue 13
+//	                        they were left out)
 //	abandoned     int     messages in flight on connections dropped for errors
 //	unanswered    int     messages still in flight when the run ended (sent
 //	                        before it); these and the abandoned ones are also
 //	                        recorded in latency_us at their age when given up
 //	                        (a lower bound), closed and open loop alike, so a
-//	                        server that stops answering or starves connections
-//	                        cannot look fast: latency_us.count = requests +
-//	                        abandoned + unanswered (before fairness existed the
-//	                        closed loop left them out)
+//	                        server that stops answering, starves or closes
+//	                        connections cannot look fast: latency_us.count =
+//	                        requests + abandoned + unanswered + unsent (before
+//	                        fairness existed the closed loop left them out)
 //	connects      int     connections established, warm-up included
 //	conns_served  int     connection slots (of config.conns; a slot is a
 //	                        connection and its replacements) with at least one

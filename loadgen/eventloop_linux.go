@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -92,6 +93,11 @@ type eventLoop struct {
 	period   int64
 	slot     int
 	nextSend int64
+	// unsentAge holds each unsent message (after the warm-up) at its age at
+	// the scheduled end of the run, µs: recorded when it becomes unsent, so
+	// no time stamp is kept per message; merged into the latency when the
+	// loop stops (shifted if it stopped early).
+	unsentAge *hdr.Histogram
 }
 
 func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
@@ -130,6 +136,7 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 			lp.dirty = make([]int32, 0, n)
 			lp.nsPerMsg = 1e9 / cfg.Rate
 			lp.nextSend = lp.intended()
+			lp.unsentAge = newHist(cfg, 3)
 		}
 		loops[i] = lp
 	}
@@ -254,7 +261,30 @@ func (lp *eventLoop) loop() {
 	}
 	lp.tally.stopped = min(now, lp.timing.end)
 	lp.unanswered(lp.tally.stopped)
+	lp.unsentLatency(lp.tally.stopped)
 	lp.endSecond()
+}
+
+// unsentLatency records the open loop's unsent messages in the latency at
+// their age when the run ended, a lower bound like the unanswered ones: a
+// server that closes connections must not look fast because the messages
+// due while they were down were never sent. Their ages were kept relative to
+// the scheduled end; a run stopped early shifts them back by the difference.
+// They count in the last second of the series.
+func (lp *eventLoop) unsentLatency(end int64) {
+	if lp.unsentAge == nil || lp.unsentAge.TotalCount() == 0 {
+		return
+	}
+	early := (lp.timing.end - end + 500) / 1000
+	if early <= 0 {
+		lp.secHist.Merge(lp.unsentAge)
+		return
+	}
+	for _, b := range lp.unsentAge.Distribution() {
+		if b.Count > 0 {
+			_ = lp.secHist.RecordValues(max(0, b.From-early), b.Count)
+		}
+	}
 }
 
 // unanswered counts the messages still in flight when the run ends (in the
@@ -606,6 +636,7 @@ func (lp *eventLoop) sendDue(now int64) {
 		case c.state == stDown || !lp.enqueue(c, lp.nextSend, now):
 			if now >= lp.timing.measureStart {
 				lp.tally.unsent++
+				_ = lp.unsentAge.RecordValue(min((lp.timing.end-lp.nextSend+500)/1000, lp.highestUS))
 			}
 		case c.state == stUp:
 			lp.recordLag(now, lp.nextSend)

@@ -351,7 +351,7 @@ func TestOpenLoopServerTakesButNeverAnswers(t *testing.T) {
 	assert.Zero(t, res.Requests)
 	assert.GreaterOrEqual(t, res.Errors[loadgen.ErrTimeout], int64(4), "every connection times out although its writes progress")
 	assert.Positive(t, res.Unanswered)
-	assert.Equal(t, res.Unanswered+res.Abandoned, res.Latency.Count, "the latency holds exactly the messages never answered")
+	assert.Equal(t, res.Unanswered+res.Abandoned+res.Unsent, res.Latency.Count, "the latency holds exactly the messages never answered")
 	assert.GreaterOrEqual(t, res.Latency.Max, 200e3, "an abandoned message waited at least the timeout")
 }
 
@@ -507,4 +507,40 @@ func TestConfigBounds(t *testing.T) {
 		_, err := loadgen.Run(context.Background(), cfg)
 		assert.ErrorIs(t, err, loadgen.ErrConfig, "%+v", cfg)
 	}
+}
+
+// closeAfter answers the first n messages of size bytes (raw framing,
+// ASCII) on each connection and then closes it.
+func closeAfter(n, size int) func(net.Conn) {
+	return func(c net.Conn) {
+		buf := make([]byte, size)
+		for range n {
+			if _, err := io.ReadFull(c, buf); err != nil {
+				return
+			}
+			if _, err := c.Write(protocol.AppendUpper(nil, buf)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestOpenLoopUnsentInLatency: a server that closes every connection after
+// 10 replies leaves part of the schedule unsent (due while the connection
+// was down); those messages are in the latency at their age at the end of
+// the run, so the server cannot pass a p99 threshold on the few replies it
+// gave quickly.
+func TestOpenLoopUnsentInLatency(t *testing.T) {
+	t.Parallel()
+	const size = 16
+	const duration = 800 * time.Millisecond
+	s := startServer(t, closeAfter(10, size))
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 4, Size: size, Rate: 2000, Duration: duration, Timeout: 200 * time.Millisecond})
+	require.Positive(t, res.Requests)
+	require.Greater(t, res.Unsent*50, res.Latency.Count, "the unsent messages are more than 2% of the histogram")
+	assert.Equal(t, res.Requests+res.Abandoned+res.Unanswered+res.Unsent, res.Latency.Count, "every message due is in the latency")
+	// The unsent messages are spread over the run, aged from their
+	// intended time to its end: the oldest ones are nearly the whole run.
+	assert.GreaterOrEqual(t, res.Latency.Max, float64((duration * 3 / 4).Microseconds()))
+	assert.GreaterOrEqual(t, res.Latency.P99, float64((duration / 2).Microseconds()), "the unsent messages reach p99")
 }

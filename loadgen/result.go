@@ -33,8 +33,11 @@ type Result struct {
 	Errors         map[string]int64 `json:"errors"`     // by kind; every kind present, zero or not
 	Mismatches     int64            `json:"mismatches"` // = Errors["mismatch"], kept on top for scripts
 
-	// Unsent counts open-loop messages whose scheduled time came while their
-	// connection was down or had its send queue full: never sent.
+	// Unsent counts open-loop messages whose scheduled time came (after the
+	// warm-up) while their connection was down or had its send queue full:
+	// never sent. Each is also in Latency at its age when the run ended,
+	// from its intended time (a lower bound), so a server that closes
+	// connections cannot look fast.
 	Unsent int64 `json:"unsent"`
 	// Abandoned counts messages in flight on a connection dropped for an
 	// error (their replies are never awaited); the error itself is counted
@@ -46,7 +49,7 @@ type Result struct {
 	// before its end). Each is also in Latency at its age then (a lower
 	// bound), in the closed and the open loop, so a server that stops
 	// answering, or never answers some connections, cannot look fast:
-	// Latency.Count = Requests + Abandoned + Unanswered (in a churn run,
+	// Latency.Count = Requests + Abandoned + Unanswered + Unsent (in a churn run,
 	// Requests + the errors + Unanswered).
 	Unanswered int64 `json:"unanswered"`
 	// Connects counts connections established (the initial ones and every

@@ -316,9 +316,7 @@ func sweeps(r *results.Run, kind sweepKind) [][]results.Scenario {
 // generator's knobs that do not shape the load, and sc's place in a rate
 // sweep: scenarios with equal keys form a sweep.
 func settingsKey(sc results.Scenario, kind sweepKind) string {
-	l, s := sc.Load, sc.Server
-	l.Addr, l.Timeout, l.Seed = "", 0, 0
-	s.Addr, s.Logger = "", nil
+	s, l := results.Workload(sc)
 	switch kind {
 	case connSweep:
 		l.Conns = 0

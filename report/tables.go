@@ -417,11 +417,29 @@ func errorKinds(m map[string]int64) []string {
 	return kinds
 }
 
-// NewComparisonReporter writes results.Compare's result: one row per
-// scenario and architecture, each change as new over old with its 95%
-// bootstrap interval, "~" where no significant difference was found.
-func NewComparisonReporter(cs []results.Comparison) Reporter {
-	return Document{comparisonTable(cs)}.WriteText
+// NewComparisonReporter writes results.Compare's result: first how the
+// runs' environments and repetitions differ, then one row per scenario and
+// architecture, each change as new over old with its 95% bootstrap
+// interval, "~" where no significant difference was found, then the
+// scenarios left out as not comparable and the settings that differ.
+func NewComparisonReporter(c results.Comparisons) Reporter {
+	var doc Document
+	if len(c.Env) > 0 {
+		diffs := make(List, len(c.Env))
+		for i, d := range c.Env {
+			diffs[i] = fmt.Sprintf("%s: %s (old), %s (new)", d.Name, d.Old, d.New)
+		}
+		doc = append(doc, Paragraph{Spans: []Span{{Text: "The runs differ in environment or repetitions:"}}}, diffs)
+	}
+	doc = append(doc, comparisonTable(c.Rows))
+	if len(c.NotComparable) > 0 {
+		left := make(List, len(c.NotComparable))
+		for i, m := range c.NotComparable {
+			left[i] = fmt.Sprintf("%s: not comparable: %s differ", m.Scenario, strings.Join(m.Settings, ", "))
+		}
+		doc = append(doc, left)
+	}
+	return doc.WriteText
 }
 
 func comparisonTable(cs []results.Comparison) *Table {

@@ -170,6 +170,18 @@ func TestComparison(t *testing.T) {
 	require.NoError(t, NewComparisonReporter(results.Compare(a, b))(&buf))
 	assert.Contains(t, buf.String(), "bootstrap", "the note names the test")
 	assert.Contains(t, buf.String(), "~ 1.00 (1.00–1.00)", "a run against itself: no significant difference")
+	assert.NotContains(t, buf.String(), "not comparable")
+	assert.NotContains(t, buf.String(), "differ in environment")
+
+	b.Scenarios[0].Load.Conns *= 2
+	b.Env.CPUModel, b.Env.GOMAXPROCS = "Intel Xeon", 1
+	buf.Reset()
+	require.NoError(t, NewComparisonReporter(results.Compare(a, b))(&buf))
+	out := buf.String()
+	assert.Contains(t, out, a.Scenarios[0].Name+": not comparable: load.conns differ")
+	assert.Contains(t, out, "cpu_model: AMD EPYC (old), Intel Xeon (new)")
+	assert.Contains(t, out, "gomaxprocs: 2 (old), 1 (new)")
+	assert.Less(t, strings.Index(out, "differ in environment"), strings.Index(out, "scenario"), "the environment comes first")
 }
 
 // The Markdown and the HTML are written from one document: every cell of

@@ -1,9 +1,14 @@
 package results
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"sort"
+
+	"archbench/loadgen"
+	"archbench/servers"
 )
 
 // Alpha is the significance level the Mann-Whitney p-value of a Change is
@@ -34,12 +39,42 @@ type Comparison struct {
 	MsgS, P99      Change
 }
 
-// Compare pairs every scenario and architecture that both runs measured and
-// tests each metric's change across repetitions with the bootstrap of the
-// ratio of medians (Change.Significant).
-func Compare(a, b *Run) []Comparison {
-	var out []Comparison
+// Comparisons is Compare's result: the rows, what kept a scenario out, and
+// how the two runs' machines and repetitions differ.
+type Comparisons struct {
+	// Env lists each difference of environment or repetitions between the
+	// runs, in EnvDiff's order.
+	Env  []EnvDiff
+	Rows []Comparison
+	// NotComparable lists the scenarios of the same name whose workload
+	// settings differ: their numbers measure different things.
+	NotComparable []Mismatch
+}
+
+// EnvDiff is one setting of the runs' environment (or repetitions) that
+// differs: its json name and its two values.
+type EnvDiff struct{ Name, Old, New string }
+
+// Mismatch is a scenario in both runs under one name with different
+// settings, named as in results.json ("load.rate", "server.workers").
+type Mismatch struct {
+	Scenario string
+	Settings []string
+}
+
+// Compare pairs every scenario and architecture that both runs measured
+// with equal workload settings (Workload) and tests each metric's change
+// across repetitions with the bootstrap of the ratio of medians
+// (Change.Significant).
+func Compare(a, b *Run) Comparisons {
+	out := Comparisons{Env: envDiffs(a, b)}
 	for _, sc := range a.Scenarios {
+		if i := slices.IndexFunc(b.Scenarios, func(o Scenario) bool { return o.Name == sc.Name }); i >= 0 {
+			if diff := settingsDiff(sc, b.Scenarios[i]); len(diff) > 0 {
+				out.NotComparable = append(out.NotComparable, Mismatch{Scenario: sc.Name, Settings: diff})
+				continue
+			}
+		}
 		for _, arch := range archOrder(a, sc.Name) {
 			oldMsg, oldP99 := metric(a, sc.Name, arch)
 			newMsg, newP99 := metric(b, sc.Name, arch)
@@ -49,13 +84,81 @@ func Compare(a, b *Run) []Comparison {
 			if !hasSamples(b, sc.Name, arch) {
 				continue
 			}
-			out = append(out, Comparison{
+			out.Rows = append(out.Rows, Comparison{
 				Scenario: sc.Name, Arch: arch,
 				MsgS: change(oldMsg, newMsg),
 				P99:  change(oldP99, newP99),
 			})
 		}
 	}
+	return out
+}
+
+// Workload is sc's server and load settings less the load generator's
+// knobs that do not shape the workload: the addresses, the per-operation
+// timeout, the content seed (and the server's logger). Two scenarios with
+// equal workloads (and sweep steps) measure the same thing.
+func Workload(sc Scenario) (servers.Config, loadgen.Config) {
+	l, s := sc.Load, sc.Server
+	l.Addr, l.Timeout, l.Seed = "", 0, 0
+	s.Addr, s.Logger = "", nil
+	return s, l
+}
+
+// settingsDiff names the workload settings in which a and b differ, by
+// their json names.
+func settingsDiff(a, b Scenario) []string {
+	flat := func(sc Scenario) map[string]string {
+		s, l := Workload(sc)
+		m := map[string]string{}
+		for prefix, v := range map[string]any{"server": s, "load": l, "rate_sweep": sc.Sweep} {
+			var fields map[string]json.RawMessage
+			raw, err := json.Marshal(v)
+			if err != nil || json.Unmarshal(raw, &fields) != nil {
+				m[prefix] = string(raw) // null, or not an object: the whole value
+				continue
+			}
+			for k, f := range fields {
+				m[prefix+"."+k] = string(f)
+			}
+		}
+		return m
+	}
+	ma, mb := flat(a), flat(b)
+	var diff []string
+	for k, v := range ma {
+		if w, ok := mb[k]; !ok || v != w {
+			diff = append(diff, k)
+		}
+	}
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			diff = append(diff, k)
+		}
+	}
+	slices.Sort(diff)
+	return diff
+}
+
+// envDiffs lists the environment settings and repetitions that differ
+// between a and b.
+func envDiffs(a, b *Run) []EnvDiff {
+	var out []EnvDiff
+	add := func(name string, old, new any) {
+		if o, n := fmt.Sprint(old), fmt.Sprint(new); o != n {
+			out = append(out, EnvDiff{Name: name, Old: o, New: n})
+		}
+	}
+	ea, eb := a.Env, b.Env
+	add("server_cpus", ea.ServerCPUs, eb.ServerCPUs)
+	add("client_cpus", ea.ClientCPUs, eb.ClientCPUs)
+	add("cpu_model", ea.CPUModel, eb.CPUModel)
+	add("cores", ea.Cores, eb.Cores)
+	add("gomaxprocs", ea.GOMAXPROCS, eb.GOMAXPROCS)
+	add("kernel", ea.Kernel, eb.Kernel)
+	add("go_version", ea.GoVersion, eb.GoVersion)
+	add("reps", a.Reps, b.Reps)
+	add("max_reps", a.MaxReps, b.MaxReps)
 	return out
 }
 

@@ -3,11 +3,13 @@ package results_test
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"archbench/results"
+	"archbench/results/resultstest"
 )
 
 func TestMannWhitneyP(t *testing.T) {
@@ -56,7 +58,7 @@ func TestCompare(t *testing.T) {
 			b.Samples[i].Result = &r
 		}
 	}
-	cs := results.Compare(a, b)
+	cs := results.Compare(a, b).Rows
 	require.NotEmpty(t, cs)
 	var sawFaster bool
 	for _, c := range cs {
@@ -69,4 +71,34 @@ func TestCompare(t *testing.T) {
 		}
 	}
 	assert.True(t, sawFaster)
+}
+
+// TestCompareOnlyEqualSettings: a scenario of the same name run with other
+// workload settings is not compared but named with the settings that
+// differ; the knobs that do not shape the workload (addresses, timeout,
+// seed) do not count; the environment's differences are listed.
+func TestCompareOnlyEqualSettings(t *testing.T) {
+	a, b := resultstest.Quick(), resultstest.Quick()
+	require.Len(t, a.Scenarios, 2)
+	b.Scenarios[0].Load.Conns *= 2
+	b.Scenarios[0].Server.Workers = 7
+	b.Scenarios[1].Load.Seed, b.Scenarios[1].Load.Addr, b.Scenarios[1].Load.Timeout = 99, "127.0.0.1:1234", 3*time.Second
+	b.Scenarios[1].Server.Addr = "127.0.0.1:4321"
+	b.Env.Kernel, b.Env.ServerCPUs, b.Reps = "Linux 7.0", "0", 5
+
+	c := results.Compare(a, b)
+	assert.Equal(t, []results.Mismatch{{Scenario: a.Scenarios[0].Name, Settings: []string{"load.conns", "server.workers"}}}, c.NotComparable)
+	require.NotEmpty(t, c.Rows)
+	for _, r := range c.Rows {
+		assert.Equal(t, a.Scenarios[1].Name, r.Scenario, "only the scenario with equal settings is compared")
+	}
+	assert.Equal(t, []results.EnvDiff{
+		{Name: "server_cpus", Old: "unpinned", New: "0"},
+		{Name: "kernel", Old: a.Env.Kernel, New: "Linux 7.0"},
+		{Name: "reps", Old: "3", New: "5"},
+	}, c.Env)
+
+	same := results.Compare(a, resultstest.Quick())
+	assert.Empty(t, same.NotComparable)
+	assert.Empty(t, same.Env)
 }

@@ -13,7 +13,9 @@
 //   - Summaries: the same as results.json's "summary" verdicts;
 //   - Pending: the cells whose further repetitions could change a ranking;
 //   - Knees: the knee of each rate sweep, against the run's SLO;
-//   - Compare: two runs, metric by metric, with the same bootstrap.
+//   - Compare: two runs, metric by metric, with the same bootstrap, only
+//     scenarios with equal workload settings (Workload), the rest named as
+//     not comparable, and the runs' environment differences.
 //
 // This package renders nothing: package report turns these into every
 // output (the terminal tables, results.md, report.html, results.csv,

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"archbench/report"
 	"archbench/results"
@@ -32,8 +33,13 @@ func runCompare(_ context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cs := results.Compare(old, cur)
-	if len(cs) == 0 {
-		return fmt.Errorf("compare: the two runs share no scenario and architecture")
+	if len(cs.Rows) == 0 {
+		why := "they share no scenario and architecture"
+		if n := len(cs.NotComparable); n > 0 {
+			why = fmt.Sprintf("%d scenario(s) of the same name have different settings (first: %s: %s)",
+				n, cs.NotComparable[0].Scenario, strings.Join(cs.NotComparable[0].Settings, ", "))
+		}
+		return usagef("compare: nothing comparable in the two runs: %s; compare runs of the same suite", why)
 	}
 	return report.NewComparisonReporter(cs)(stdout)
 }

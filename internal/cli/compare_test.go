@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,4 +48,31 @@ func TestCompareCommand(t *testing.T) {
 	assert.Equal(t, 2, code)
 	_, _, code = run("compare", a, filepath.Join(tmp, "missing"))
 	assert.Equal(t, 2, code)
+}
+
+// TestCompareRefusesIncomparable: runs whose only scenario has other
+// settings have nothing to compare: one line, exit 2.
+func TestCompareRefusesIncomparable(t *testing.T) {
+	tmp := t.TempDir()
+	a := writeRun(t, filepath.Join(tmp, "a"), 100, 101, 99)
+	b := filepath.Join(tmp, "b")
+	writeRun(t, b, 200, 201, 199)
+	f, err := os.Open(filepath.Join(b, "results.json"))
+	require.NoError(t, err)
+	r, err := results.ReadJSON(f)
+	f.Close()
+	require.NoError(t, err)
+	r.Scenarios[0].Load.Rate = 1000
+	f, err = os.Create(filepath.Join(b, "results.json"))
+	require.NoError(t, err)
+	require.NoError(t, results.WriteJSON(f, r))
+	require.NoError(t, f.Close())
+
+	var out bytes.Buffer
+	err = Run(context.Background(), []string{"compare", a, b}, &out, io.Discard)
+	require.Error(t, err)
+	assert.Equal(t, 2, ExitCode(err))
+	assert.Empty(t, out.String())
+	assert.NotContains(t, err.Error(), "\n", "one line")
+	assert.Contains(t, err.Error(), "conns64: load.rate")
 }
