@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"archbench/internal/testnet"
 	"archbench/loadgen"
 	"archbench/protocol"
 	"archbench/servers"
@@ -369,19 +370,9 @@ func TestServerKilledMidRun(t *testing.T) {
 	assert.Zero(t, res.Mismatches)
 }
 
-// closedAddr is a loopback address nothing listens on (a port just freed).
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 func TestNothingListening(t *testing.T) {
 	t.Parallel()
-	res := runOnTime(t, loadgen.Config{Addr: closedAddr(t), Conns: 2, Duration: 300 * time.Millisecond})
+	res := runOnTime(t, loadgen.Config{Addr: testnet.ClosedAddr(t), Conns: 2, Duration: 300 * time.Millisecond})
 	assert.Zero(t, res.Requests)
 	assert.Positive(t, res.Errors[loadgen.ErrConnect])
 	assert.Zero(t, res.Latency.Count)

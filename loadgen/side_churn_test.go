@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"archbench/internal/testnet"
 	"archbench/loadgen"
 	"archbench/protocol"
 	"archbench/servers"
@@ -138,7 +139,7 @@ func TestChurnServerNeverAnswers(t *testing.T) {
 
 func TestChurnDeadServer(t *testing.T) {
 	t.Parallel()
-	res := runOnTime(t, loadgen.Config{Addr: closedAddr(t), Conns: 2, Churn: true, Duration: 300 * time.Millisecond})
+	res := runOnTime(t, loadgen.Config{Addr: testnet.ClosedAddr(t), Conns: 2, Churn: true, Duration: 300 * time.Millisecond})
 	assert.Zero(t, res.Requests)
 	assert.Positive(t, res.Errors[loadgen.ErrConnect])
 	assert.Less(t, res.Errors[loadgen.ErrConnect], int64(2*10), "failed connects back off")

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"archbench/internal/testnet"
 	"archbench/loadgen"
 	"archbench/protocol"
 	"archbench/servers"
@@ -87,7 +88,7 @@ func TestLoadTextAgainstDeadServerStillReports(t *testing.T) {
 	addr := startGoroutineServer(t, protocol.Raw)
 	// A server that is gone: errors are counted, the summary still prints
 	// (and the run fails: see TestLoadNoReplyExit1).
-	out, _, code := run("load", "--addr", closedAddr(t), "--duration", "200ms")
+	out, _, code := run("load", "--addr", testnet.ClosedAddr(t), "--duration", "200ms")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "Requests/sec:")
 	assert.Regexp(t, `connect [1-9]`, out)
@@ -105,7 +106,7 @@ func TestLoadThresholds(t *testing.T) {
 	assert.Zero(t, code, errOut)
 
 	// A dead server misses rps>0: exit 1 with the miss on stderr; the result still prints.
-	out, errOut, code := run("load", "--addr", closedAddr(t), "--duration", "200ms", "--threshold", "rps>0")
+	out, errOut, code := run("load", "--addr", testnet.ClosedAddr(t), "--duration", "200ms", "--threshold", "rps>0")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, errOut, "threshold rps>0 missed")
 	assert.Contains(t, out, "Requests/sec:")
@@ -119,7 +120,7 @@ func TestLoadThresholds(t *testing.T) {
 func TestLoadHgrmUncreatableExit2(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "no-such-dir", "lat.hgrm")
 	var out, errOut bytes.Buffer
-	err := Run(context.Background(), []string{"load", "--addr", closedAddr(t), "--duration", "200ms", "--hgrm", missing}, &out, &errOut)
+	err := Run(context.Background(), []string{"load", "--addr", testnet.ClosedAddr(t), "--duration", "200ms", "--hgrm", missing}, &out, &errOut)
 	require.Error(t, err)
 	assert.Equal(t, 2, ExitCode(err), err.Error())
 	assert.Contains(t, err.Error(), "--hgrm "+missing)
@@ -128,21 +129,11 @@ func TestLoadHgrmUncreatableExit2(t *testing.T) {
 	assert.Empty(t, out.String(), "stdout stays clean")
 }
 
-// closedAddr is an address on 127.0.0.1 where nothing listens any more.
-func closedAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // A load run that verified no reply exits 1 and says so in one line,
 // thresholds or not; the result still prints.
 func TestLoadNoReplyExit1(t *testing.T) {
 	var out, errOut bytes.Buffer
-	err := Run(context.Background(), []string{"load", "--addr", closedAddr(t), "--duration", "200ms"}, &out, &errOut)
+	err := Run(context.Background(), []string{"load", "--addr", testnet.ClosedAddr(t), "--duration", "200ms"}, &out, &errOut)
 	require.Error(t, err)
 	assert.Equal(t, 1, ExitCode(err), err.Error())
 	assert.ErrorIs(t, err, ErrNoReply)
