@@ -5,15 +5,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sort"
 
 	"archbench/loadgen"
 	"archbench/servers"
 )
-
-// Alpha is the significance level the Mann-Whitney p-value of a Change is
-// read against (MinP: with 3 repetitions a side it cannot pass).
-const Alpha = 0.05
 
 // Change is one metric of one scenario on one architecture, before and after.
 type Change struct {
@@ -23,9 +18,6 @@ type Change struct {
 	// Ratio is New's median over Old's with its bootstrap interval, the
 	// same bootstrap as the tiers (doc.go).
 	Ratio Ratio
-	// P is the two-sided Mann-Whitney U p-value (NaN without samples),
-	// kept for scripts; Significant does not use it.
-	P float64
 }
 
 // Significant reports whether the change is a difference by the tiers'
@@ -177,125 +169,10 @@ func metric(r *Run, scenario, arch string) (msgs, p99 []float64) {
 }
 
 func change(old, new []float64) Change {
-	c := Change{Old: newStat(old), New: newStat(new), Delta: math.NaN(), P: math.NaN()}
+	c := Change{Old: newStat(old), New: newStat(new), Delta: math.NaN()}
 	if c.Old.N > 0 && c.New.N > 0 && c.Old.Median != 0 {
 		c.Delta = c.New.Median/c.Old.Median - 1
 	}
 	c.Ratio = CompareMedians(new, old, Seed)
-	if len(old) > 0 && len(new) > 0 {
-		c.P = MannWhitneyP(old, new)
-	}
 	return c
-}
-
-// MinP is the smallest two-sided p-value the Mann-Whitney U test can give
-// for samples of sizes n and m: with 3 repetitions each it is 0.10, so no
-// change can be significant at 0.05 — run 5 or more repetitions to compare.
-func MinP(n, m int) float64 {
-	return math.Min(1, 2/binom(n+m, n))
-}
-
-func binom(n, k int) float64 {
-	r := 1.0
-	for i := 1; i <= k; i++ {
-		r = r * float64(n-k+i) / float64(i)
-	}
-	return r
-}
-
-// MannWhitneyP is the two-sided p-value of the Mann-Whitney U test of x
-// against y (the method benchstat uses). Without ties and with small
-// samples it is exact; otherwise it uses the normal approximation with tie
-// and continuity corrections.
-func MannWhitneyP(x, y []float64) float64 {
-	n1, n2 := len(x), len(y)
-	if n1 == 0 || n2 == 0 {
-		return math.NaN()
-	}
-	type obs struct {
-		v     float64
-		first bool
-	}
-	all := make([]obs, 0, n1+n2)
-	for _, v := range x {
-		all = append(all, obs{v, true})
-	}
-	for _, v := range y {
-		all = append(all, obs{v, false})
-	}
-	sort.Slice(all, func(i, j int) bool { return all[i].v < all[j].v })
-	// Mid-ranks, and the tie correction term sum(t^3 - t).
-	var r1, tieSum float64
-	ties := false
-	for i := 0; i < len(all); {
-		j := i
-		for j < len(all) && all[j].v == all[i].v {
-			j++
-		}
-		rank := float64(i+j+1) / 2 // ranks i+1..j
-		for k := i; k < j; k++ {
-			if all[k].first {
-				r1 += rank
-			}
-		}
-		if t := float64(j - i); t > 1 {
-			ties = true
-			tieSum += t*t*t - t
-		}
-		i = j
-	}
-	u1 := r1 - float64(n1*(n1+1))/2
-	u := math.Min(u1, float64(n1*n2)-u1)
-	if !ties && n1+n2 <= 40 {
-		return math.Min(1, 2*exactCDF(int(u), n1, n2))
-	}
-	n := float64(n1 + n2)
-	mu := float64(n1*n2) / 2
-	sigma := math.Sqrt(float64(n1*n2) / 12 * ((n + 1) - tieSum/(n*(n-1))))
-	if sigma == 0 {
-		return 1
-	}
-	z := (math.Abs(u-mu) - 0.5) / sigma
-	if z < 0 {
-		return 1
-	}
-	return math.Min(1, math.Erfc(z/math.Sqrt2))
-}
-
-// exactCDF is P(U <= u) for sample sizes n1, n2 under the null hypothesis,
-// by counting the arrangements (the recurrence of Mann and Whitney).
-func exactCDF(u, n1, n2 int) float64 {
-	maxU := n1 * n2
-	// f[i][j][k]: arrangements of i x's and j y's with U = k.
-	prev := make([][]float64, n2+1)
-	for j := range prev {
-		prev[j] = make([]float64, maxU+1)
-		prev[j][0] = 1 // zero x's: U = 0
-	}
-	for i := 1; i <= n1; i++ {
-		cur := make([][]float64, n2+1)
-		for j := range cur {
-			cur[j] = make([]float64, maxU+1)
-		}
-		cur[0][0] = 1
-		for j := 1; j <= n2; j++ {
-			for k := 0; k <= maxU; k++ {
-				// Last element is an x (it beats all j y's) or a y.
-				v := cur[j-1][k]
-				if k >= j {
-					v += prev[j][k-j]
-				}
-				cur[j][k] = v
-			}
-		}
-		prev = cur
-	}
-	var le, total float64
-	for k, c := range prev[n2] {
-		total += c
-		if k <= u {
-			le += c
-		}
-	}
-	return le / total
 }
