@@ -75,8 +75,8 @@ func (f *Framing) UnmarshalText(b []byte) error {
 }
 
 // MaxWork bounds each part of Work, so that one modelled message cannot
-// hold a stop for long. (A stop still waits for every message already read:
-// architectures that answer inline finish a pipelined batch first.)
+// hold a stop for long. A stop does not wait for the work of the messages
+// already read either: it cancels it (see DoUntil, CodecConfig.Cancel).
 const MaxWork = 1 * time.Second
 
 // Work is the modelled handler cost spent on every framed message. The zero
@@ -92,24 +92,45 @@ type Work struct {
 func (w Work) IsZero() bool { return w.CPU <= 0 && w.Sleep <= 0 }
 
 // Do spends the work.
-func (w Work) Do() {
+func (w Work) Do() { w.DoUntil(nil) }
+
+// DoUntil spends the work unless cancel is closed: then it returns at once
+// (within about a microsecond of busy CPU), having spent only part of it
+// or none. A server closes cancel when it stops, so that a stop never
+// waits for modelled work: the replies it still owes go out without it. A
+// nil cancel is never closed.
+func (w Work) DoUntil(cancel <-chan struct{}) {
 	if w.CPU > 0 {
-		spin(w.CPU)
+		spin(w.CPU, cancel)
 	}
 	if w.Sleep > 0 {
-		time.Sleep(w.Sleep)
+		if cancel == nil {
+			time.Sleep(w.Sleep)
+			return
+		}
+		t := time.NewTimer(w.Sleep)
+		select {
+		case <-t.C:
+		case <-cancel:
+			t.Stop()
+		}
 	}
 }
 
 var spinSink uint64
 
-// spin keeps the CPU busy for d of wall time.
-func spin(d time.Duration) {
+// spin keeps the CPU busy for d of wall time, or until cancel is closed.
+func spin(d time.Duration, cancel <-chan struct{}) {
 	x := spinSink
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		for i := 0; i < 256; i++ {
 			x = x*6364136223846793005 + 1442695040888963407
+		}
+		select {
+		case <-cancel:
+			deadline = time.Time{}
+		default:
 		}
 	}
 	spinSink = x
@@ -123,6 +144,9 @@ type CodecConfig struct {
 	MaxMsg int
 	// Work is spent on every framed message; it must be zero with Raw.
 	Work Work
+	// Cancel, once closed, cancels all Work (see Work.DoUntil): the server
+	// is stopping. nil = never.
+	Cancel <-chan struct{}
 }
 
 // Validate reports a configuration that cannot work.
@@ -150,6 +174,7 @@ func (c CodecConfig) Validate() error {
 type Codec struct {
 	framer // Line, Length: cuts the input into messages
 	work   Work
+	cancel <-chan struct{}
 	upper  Upper // Raw: the stream's carry
 	msgs   uint64
 }
@@ -163,7 +188,7 @@ func NewCodec(cfg CodecConfig) *Codec {
 
 // Reset makes c a fresh codec for cfg, keeping its buffer.
 func (c *Codec) Reset(cfg CodecConfig) {
-	*c = Codec{framer: newFramer(cfg, c.partial), work: cfg.Work}
+	*c = Codec{framer: newFramer(cfg, c.partial), work: cfg.Work, cancel: cfg.Cancel}
 }
 
 // Messages reports how many framed messages have been answered.
@@ -206,7 +231,7 @@ func (c *Codec) Finish(dst []byte) ([]byte, error) {
 }
 
 func (c *Codec) reply(dst, msg []byte) []byte {
-	c.work.Do()
+	c.work.DoUntil(c.cancel)
 	c.msgs++
 	return AppendMessageReply(dst, c.framing, msg)
 }

@@ -173,3 +173,24 @@ func sameErr(a, b error) bool {
 	}
 	return (a == nil) == (b == nil)
 }
+
+// TestWorkCancel: closed cancel ends both kinds of work at once, before or
+// during them (the bound is 1/4 of the work, far from it either way).
+func TestWorkCancel(t *testing.T) {
+	for _, w := range []Work{{CPU: MaxWork}, {Sleep: MaxWork}, {CPU: MaxWork, Sleep: MaxWork}} {
+		closed := make(chan struct{})
+		close(closed)
+		t0 := time.Now()
+		w.DoUntil(closed)
+		if d := time.Since(t0); d > MaxWork/4 {
+			t.Errorf("%+v with cancel closed before: took %v", w, d)
+		}
+		later := make(chan struct{})
+		time.AfterFunc(10*time.Millisecond, func() { close(later) })
+		t0 = time.Now()
+		w.DoUntil(later)
+		if d := time.Since(t0); d > MaxWork/4 {
+			t.Errorf("%+v cancelled after 10ms: took %v", w, d)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"archbench/protocol"
@@ -67,6 +68,36 @@ type Config struct {
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty" help:"close a connection idle this long (0 = never)"`
 	// Logger receives the server's logs (nil = discard).
 	Logger *slog.Logger `json:"-"`
+
+	// stop cancels the handler work of the server built from this Config
+	// when it begins to stop (see protocol.Work.DoUntil). Arch.Build gives
+	// every server its own; nil (a server built without Build) never
+	// cancels.
+	stop *stopSignal
+}
+
+// stopSignal is closed once, when a server begins to stop.
+type stopSignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newStopSignal() *stopSignal { return &stopSignal{ch: make(chan struct{})} }
+
+func (s *stopSignal) close() {
+	if s != nil {
+		s.once.Do(func() { close(s.ch) })
+	}
+}
+
+// Stopping is closed when the server built from c begins to stop: handler
+// work in progress and to come is cancelled (protocol.Work.DoUntil). nil
+// for a Config no server was built from.
+func (c Config) Stopping() <-chan struct{} {
+	if c.stop == nil {
+		return nil
+	}
+	return c.stop.ch
 }
 
 // DefaultConfig is the Config with every default filled in.
@@ -142,7 +173,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Codec is the protocol configuration of c.
+// Codec is the protocol configuration of c; its work is cancelled when the
+// server built from c begins to stop.
 func (c Config) Codec() protocol.CodecConfig {
-	return protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work}
+	return protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work, Cancel: c.Stopping()}
 }

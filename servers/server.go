@@ -193,10 +193,13 @@ func New(name string, cfg Config) (Server, error) {
 }
 
 // Build validates cfg, fills in its defaults and builds a's server, as New
-// does for a registered name.
+// does for a registered name. The server gets its own stop signal (see
+// Config.Stopping), closed when it begins to stop.
 func (a Arch) Build(cfg Config) (Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return a.New(cfg.withDefaults())
+	cfg = cfg.withDefaults()
+	cfg.stop = newStopSignal()
+	return a.New(cfg)
 }

@@ -442,6 +442,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.started {
 		return servers.ErrClosed
 	}
+	s.BeginStop()
 	s.stopping.Store(true)
 	err := s.drain(ctx)
 	s.stopReq.Store(true)

@@ -261,6 +261,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		s.stopAt.Store(dl.UnixNano())
 	}
+	s.BeginStop()
 	s.stopping.Store(true)
 	err := s.drain(ctx)
 	s.stopEngine()

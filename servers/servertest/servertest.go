@@ -69,6 +69,7 @@ var cases = []Case{
 	{Name: "MaxConns", Concurrent: true, run: testMaxConns},
 	{Name: "IdleTimeout", run: testIdleTimeout},
 	{Name: "GracefulStop", run: testGracefulStop},
+	{Name: "StopCancelsWork", run: testStopCancelsWork},
 	{Name: "EMFILE", FramingFree: true, run: testEMFILE},
 	{Name: "Unix", run: testUnix},
 	{Name: "TCP6", run: testTCP6},

@@ -130,6 +130,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.lns == nil {
 		return servers.ErrClosed
 	}
+	s.BeginStop()
 	for _, ln := range s.lns {
 		ln.Close()
 	}

@@ -160,6 +160,7 @@ func (g *Group) Shutdown(ctx context.Context) error {
 		<-g.exited
 		return servers.ErrClosed
 	}
+	g.core.BeginStop()
 	g.stopping.Store(true)
 	g.hooks.Wake()
 	var err error
