@@ -116,6 +116,8 @@ func (s *Server) Start() error {
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(s.Cfg.Loops),
 		gnet.WithReusePort(s.Cfg.Network != "unix"),
+		// Restart on a port with connections in TIME_WAIT, as net.Listen does.
+		gnet.WithReuseAddr(s.Cfg.Network != "unix"),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay), // inherited by accepted sockets
 		gnet.WithTicker(true),
 		gnet.WithLogger(s.log),

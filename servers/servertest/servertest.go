@@ -70,6 +70,8 @@ var cases = []Case{
 	{Name: "IdleTimeout", run: testIdleTimeout},
 	{Name: "GracefulStop", run: testGracefulStop},
 	{Name: "StopCancelsWork", run: testStopCancelsWork},
+	{Name: "RestartTimeWait", FramingFree: true, run: testRestartTimeWait},
+	{Name: "PortInUse", FramingFree: true, run: testPortInUse},
 	{Name: "EMFILE", FramingFree: true, run: testEMFILE},
 	{Name: "Unix", run: testUnix},
 	{Name: "TCP6", run: testTCP6},

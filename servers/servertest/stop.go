@@ -1,6 +1,10 @@
 package servertest
 
 import (
+	"context"
+	"errors"
+	"io"
+		"syscall"
 	"time"
 
 	"archbench/protocol"
@@ -48,5 +52,54 @@ func testStopCancelsWork(e *env) {
 	}
 	if d := time.Since(t0); d > bound {
 		e.t.Errorf("Shutdown with %d × %v of handler work pending took %v, more than %v: the stop waited for the work instead of cancelling it", n-1, protocol.MaxWork, d.Round(time.Millisecond), bound)
+	}
+}
+
+// testRestartTimeWait stops a server while a client is connected, so the
+// server's side of that connection closes first and waits in TIME_WAIT on
+// the listening port, then starts a new server on the same port: it must
+// start (SO_REUSEADDR), as `serve` restarted by a script does.
+func testRestartTimeWait(e *env) {
+	first := e.startUnmanaged(nil)
+	addr := first.Addr().String()
+	c := e.dial(first)
+	if err := e.pingPong(c, [][]byte{[]byte("before the restart")}, nil); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { _, _ = io.Copy(io.Discard, c) }() // read the server's FIN, then close
+	if err := shutdownWithin(first, shutdownTimeout); err != nil {
+		e.t.Fatalf("Shutdown: %v", err)
+	}
+	c.Close()
+	second := e.start(func(cfg *servers.Config) { cfg.Addr = addr })
+	c2 := e.dial(second)
+	if err := e.pingPong(c2, [][]byte{[]byte("after the restart")}, nil); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// testPortInUse starts a server on a port another socket listens on, one
+// with SO_REUSEPORT set as another reuseport or gnet server's would be:
+// Start must fail, since no architecture may share the port silently (as
+// SO_REUSEPORT on both sides would let it).
+func testPortInUse(e *env) {
+	ln, err := servers.ListenReusePort(servers.Config{Network: "tcp", Addr: "127.0.0.1:0"})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := e.config(func(c *servers.Config) { c.Addr = ln.Addr().String() })
+	cfg.Logger = newLogger(io.Discard)
+	s, err := e.target.New(cfg)
+	if err != nil {
+		e.t.Fatalf("New: %v", err)
+	}
+	if err := s.Start(); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+		e.t.Fatalf("Start on %s, where another socket listens, succeeded: the port would be shared", ln.Addr())
+	} else if !errors.Is(err, syscall.EADDRINUSE) {
+		e.t.Errorf("Start on a port in use: %v, want an error wrapping EADDRINUSE", err)
 	}
 }
