@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-		"syscall"
+	"syscall"
 	"time"
 
 	"archbench/protocol"
