@@ -19,6 +19,8 @@ const (
 	DefaultWorkers = 4
 	DefaultLoops   = 1
 	DefaultOutCap  = 4 << 20
+	// DefaultOutTotal bounds the pending output of all connections.
+	DefaultOutTotal = 256 << 20
 )
 
 // ListeningPrefix starts the line `archbench serve` prints on stdout once it
@@ -63,6 +65,13 @@ type Config struct {
 	// OutCap caps a connection's pending output in bytes; at the cap the
 	// server stops reading that connection until it drains (0 = 4 MiB).
 	OutCap int `json:"out_cap,omitempty" unit:"bytes" help:"per-connection pending output cap, bytes (e.g. 4MiB)"`
+	// OutTotal caps the pending output of all connections together, in
+	// bytes: past it the server stops reading every connection that holds
+	// pending output until it drains (the event-loop architectures), or
+	// closes the connection where the library cannot stop reading (gnet,
+	// gnet-pool). The blocking architectures and evio hold at most one
+	// read's replies per connection and need no cap. (0 = 256 MiB.)
+	OutTotal int `json:"out_total,omitempty" unit:"bytes" help:"server-wide cap on pending output, bytes: past it, connections holding output are not read until it drains (0 = 256MiB)"`
 	// IdleTimeout closes a connection that made no progress either way for
 	// this long (0 = never).
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty" help:"close a connection idle this long (0 = never)"`
@@ -124,7 +133,7 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"workers", c.Workers}, {"loops", c.Loops}, {"max-conns", c.MaxConns}, {"out-cap", c.OutCap}} {
+	}{{"workers", c.Workers}, {"loops", c.Loops}, {"max-conns", c.MaxConns}, {"out-cap", c.OutCap}, {"out-total", c.OutTotal}} {
 		if f.v < 0 {
 			return fmt.Errorf("%s %d: must not be negative", f.name, f.v)
 		}
@@ -137,6 +146,9 @@ func (c Config) Validate() error {
 	}
 	if c.OutCap != 0 && c.OutCap < 4096 {
 		return fmt.Errorf("out-cap %d: at least 4096 bytes", c.OutCap)
+	}
+	if c.OutTotal != 0 && c.OutTotal < 64<<10 {
+		return fmt.Errorf("out-total %d: at least 64KiB", c.OutTotal)
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("idle-timeout %v: must not be negative", c.IdleTimeout)
@@ -166,6 +178,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OutCap == 0 {
 		c.OutCap = DefaultOutCap
+	}
+	if c.OutTotal == 0 {
+		c.OutTotal = DefaultOutTotal
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -66,8 +66,11 @@ type Server struct {
 	fdCeil   int // an accepted fd at or above this is closed at once (0: no check)
 	stopping atomic.Bool
 	stopAt   atomic.Int64 // Shutdown's deadline in Unix ns (0: none)
-	stopOnce sync.Once
-	hooks    Hooks
+	// outPending is every connection's pending output as last seen on its
+	// loop (conn.counted), for Config.OutTotal.
+	outPending atomic.Int64
+	stopOnce   sync.Once
+	hooks      Hooks
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
