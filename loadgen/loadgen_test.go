@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"path/filepath"
 	"sync"
@@ -494,6 +495,10 @@ func TestConfigBounds(t *testing.T) {
 		{Addr: "x:1", Depth: 1024, Size: 1 << 20},
 		{Addr: "x:1", Rate: 100, Depth: 2},
 		{Addr: "x:1", Content: "latin1"},
+		{Addr: "x:1", Rate: math.NaN()},
+		{Addr: "x:1", Rate: math.Inf(1)},
+		{Addr: "x:1", Rate: 1e300},
+		{Addr: "x:1", Rate: 1e-9},
 	} {
 		_, err := loadgen.Run(context.Background(), cfg)
 		assert.ErrorIs(t, err, loadgen.ErrConfig, "%+v", cfg)

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -13,7 +14,7 @@ func WriteText(w io.Writer, r *Result) error {
 	fmt.Fprintf(&b, "Running %s test @ %s %s (%s framing)\n", secs(c.Duration.Seconds()), c.Network, c.Addr, c.Framing)
 	loop := fmt.Sprintf("closed loop, depth %d", c.Depth)
 	if c.Rate > 0 {
-		loop = fmt.Sprintf("open loop at %.0f msg/s", c.Rate)
+		loop = fmt.Sprintf("open loop at %s msg/s", strconv.FormatFloat(c.Rate, 'f', -1, 64))
 	}
 	fmt.Fprintf(&b, "  %d connections, %s, %d loop(s); %d-byte %s messages", c.Conns, loop, c.Loops, c.Size, c.Content)
 	if c.Warmup > 0 {

@@ -139,6 +139,9 @@ func TestFormatters(t *testing.T) {
 	for v, want := range map[float64]string{0: "0", 950: "950", 1234: "1.23k", 81234: "81.2k", 1234567: "1.23M"} {
 		assert.Equal(t, want, fmtCount(v))
 	}
+	for v, want := range map[float64]string{0.001: "0.001", 12.5: "12.5", 500: "500", 20000: "20.0k"} {
+		assert.Equal(t, want, fmtRate(v))
+	}
 	for v, want := range map[float64]string{8.45: "8.4µs", 95: "95µs", 1250: "1.25ms", 12500: "12.5ms", 250000: "250ms", 1.5e6: "1.50s"} {
 		assert.Equal(t, want, fmtMicros(v))
 	}
