@@ -112,7 +112,7 @@ func TestDecodeYAML(t *testing.T) {
 	assert.Equal(t, loadgen.Config{Conns: 9, Duration: time.Second, Size: 16 << 10, Warmup: 300 * time.Millisecond, Rate: 1500,
 		Content: loadgen.UTF8, Churn: true, Seed: 3}, cfg, "keys not named keep their values")
 
-	err := decode(t, "size: 1\nwarmup: 5\nframing: line\nconnz: 2\nconns: [1]\n", &cfg, map[string]string{"framing": "the runner's"})
+	err := decode(t, "size: 1\nwarmup: 5\nframing: line\nconnz: 2\nconns: [1]\ndepth: 1.5\n", &cfg, map[string]string{"framing": "the runner's"})
 	var te *yaml.TypeError
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, []string{
@@ -120,6 +120,7 @@ func TestDecodeYAML(t *testing.T) {
 		`line 3: load.framing cannot be set in a scenario: the runner's`,
 		`line 4: unknown key "connz" in load (known keys: ` + jsonKeysBut(loadgen.Config{}, "framing") + `)`,
 		`line 5: load.conns: want a single value, not a list`,
+		`line 6: load.depth: 1.5 is not a whole number`,
 	}, te.Errors)
 
 	var srv servers.Config
