@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"time"
 )
@@ -267,7 +266,9 @@ func newFramer(cfg CodecConfig, buf []byte) framer {
 	return framer{framing: cfg.Framing, maxMsg: cfg.MaxMsg, partial: buf[:0]}
 }
 
-func (f *framer) tooLarge(n int) error {
+// tooLarge reports a message of n bytes (a length header's value, up to
+// 4294967295, or a line's bytes so far) over the limit.
+func (f *framer) tooLarge(n uint64) error {
 	return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, f.maxMsg)
 }
 
@@ -287,7 +288,7 @@ func (f *framer) nextLine(src []byte) ([]byte, int, bool, error) {
 	i := indexNL(src)
 	if i < 0 {
 		if len(f.partial)+len(src) > f.maxMsg {
-			return nil, 0, false, f.tooLarge(len(f.partial) + len(src))
+			return nil, 0, false, f.tooLarge(uint64(len(f.partial) + len(src)))
 		}
 		f.partial = append(f.partial, src...)
 		return nil, len(src), false, nil
@@ -296,12 +297,12 @@ func (f *framer) nextLine(src []byte) ([]byte, int, bool, error) {
 	if len(f.partial) == 0 {
 		// Fast path: the whole line straight from src, no copy.
 		if len(line) > f.maxMsg {
-			return nil, 0, false, f.tooLarge(len(line))
+			return nil, 0, false, f.tooLarge(uint64(len(line)))
 		}
 		return line, len(line), true, nil
 	}
 	if len(f.partial)+len(line) > f.maxMsg {
-		return nil, 0, false, f.tooLarge(len(f.partial) + len(line))
+		return nil, 0, false, f.tooLarge(uint64(len(f.partial) + len(line)))
 	}
 	msg := append(f.partial, line...)
 	f.partial = msg[:0] // msg stays valid until the next append
@@ -317,7 +318,7 @@ func (f *framer) nextLength(src []byte) ([]byte, int, bool, error) {
 		}
 		n := binary.BigEndian.Uint32(src)
 		if uint64(n) > uint64(f.maxMsg) {
-			return nil, 0, false, f.tooLarge(int(min(n, math.MaxInt32)))
+			return nil, 0, false, f.tooLarge(uint64(n))
 		}
 		if end := HeaderLen + int(n); end <= len(src) {
 			return src[HeaderLen:end], end, true, nil
@@ -334,7 +335,7 @@ func (f *framer) nextLength(src []byte) ([]byte, int, bool, error) {
 			return nil, used, false, nil
 		}
 		if n := binary.BigEndian.Uint32(f.partial); uint64(n) > uint64(f.maxMsg) {
-			return nil, used, false, f.tooLarge(int(min(n, math.MaxInt32)))
+			return nil, used, false, f.tooLarge(uint64(n))
 		}
 	}
 	need := HeaderLen + int(binary.BigEndian.Uint32(f.partial)) - len(f.partial)

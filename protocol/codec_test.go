@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -191,6 +192,24 @@ func TestWorkCancel(t *testing.T) {
 		w.DoUntil(later)
 		if d := time.Since(t0); d > MaxWork/4 {
 			t.Errorf("%+v cancelled after 10ms: took %v", w, d)
+		}
+	}
+}
+
+// A length header of 0xFFFFFFFF is reported as the 4294967295 bytes it
+// announces, whether it arrives whole or split.
+func TestTooLargeNamesHeader(t *testing.T) {
+	hdr := []byte{0xFF, 0xFF, 0xFF, 0xFF}
+	for _, parts := range [][][]byte{{hdr}, {hdr[:1], hdr[1:]}} {
+		c := NewCodec(CodecConfig{Framing: Length})
+		var err error
+		for _, p := range parts {
+			if _, err = c.Feed(nil, p); err != nil {
+				break
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), "4294967295 bytes") {
+			t.Errorf("header split %d ways: %v, want ErrTooLarge naming 4294967295 bytes", len(parts), err)
 		}
 	}
 }
