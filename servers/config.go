@@ -71,7 +71,7 @@ type Config struct {
 	// closes the connection where the library cannot stop reading (gnet,
 	// gnet-pool). The blocking architectures and evio hold at most one
 	// read's replies per connection and need no cap. (0 = 256 MiB.)
-	OutTotal int `json:"out_total,omitempty" unit:"bytes" help:"server-wide cap on pending output, bytes: past it, connections holding output are not read until it drains (0 = 256MiB)"`
+	OutTotal int `json:"out_total,omitempty" unit:"bytes" help:"server-wide cap on pending output, bytes: past it, connections holding output are not read until it drains"`
 	// IdleTimeout closes a connection that made no progress either way for
 	// this long (0 = never).
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty" help:"close a connection idle this long (0 = never)"`

@@ -87,9 +87,13 @@ func TestFields(t *testing.T) {
 func TestBindFlags(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cfg := servers.Config{Workers: 4}
+	cfg := servers.Config{Workers: 4, MaxMsg: 1 << 20}
 	BindFlags(fs, &cfg)
 	assert.Equal(t, "4", fs.Lookup("workers").DefValue, "the value at binding is the default")
+	assert.Contains(t, fs.Lookup("workers").Usage, "(0 means the default)")
+	assert.NotContains(t, fs.Lookup("max-conns").Usage, "means the default", "its default is 0 itself")
+	assert.Equal(t, "1MiB", fs.Lookup("max-msg").DefValue, "a size in its unit")
+	cfg.MaxMsg = 0
 	assert.Equal(t, "raw", fs.Lookup("framing").DefValue)
 	require.NoError(t, fs.Parse([]string{"--framing", "line", "--out-cap", "64KiB", "--work-sleep", "1ms", "--idle-timeout", "2s"}))
 	assert.Equal(t, servers.Config{Framing: protocol.Line, Workers: 4, OutCap: 64 << 10, Work: protocol.Work{Sleep: time.Millisecond}, IdleTimeout: 2 * time.Second}, cfg)
