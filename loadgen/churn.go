@@ -26,7 +26,7 @@ import (
 // out of ports, which shows as connect errors (EADDRNOTAVAIL).
 func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
 	cfg.Loops = cfg.Conns // recorded in the result: one client goroutine per connection, no event loops
-	tm, series := newTiming(cfg), &seconds{cfg: cfg}
+	tm, series := newTiming(cfg), newSeconds(ctx, cfg)
 	cs := make([]*churner, cfg.Conns)
 	for i := range cs {
 		cs[i] = &churner{recorder: newRecorder(cfg, tm, series, 1), id: i, cfg: cfg, msgs: ms, target: target,

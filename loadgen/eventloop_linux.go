@@ -101,7 +101,7 @@ type eventLoop struct {
 }
 
 func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
-	tm, series := newTiming(cfg), &seconds{cfg: cfg}
+	tm, series := newTiming(cfg), newSeconds(ctx, cfg)
 	var stop atomic.Bool
 	ringCap := ringCapacity(cfg)
 

@@ -195,14 +195,33 @@ func newHist(cfg Config, sigfig int) *hdr.Histogram {
 // seconds collects the per-second latency histograms; each event loop (or churn client) merges its
 // current second in when the second ends.
 type seconds struct {
-	cfg   Config
-	mu    sync.Mutex
-	hists []*hdr.Histogram
+	cfg     Config
+	mu      sync.Mutex
+	hists   []*hdr.Histogram
+	replies *atomic.Int64 // WithReplyCounter's counter, or nil
+}
+
+func newSeconds(ctx context.Context, cfg Config) *seconds {
+	c, _ := ctx.Value(replyCounterKey{}).(*atomic.Int64)
+	return &seconds{cfg: cfg, replies: c}
+}
+
+type replyCounterKey struct{}
+
+// WithReplyCounter returns a context under which Run adds the measured
+// replies to c as each event loop hands a second of its measurements over
+// (so c lags the run by up to a second): a progress display reads it. It
+// costs the hot path nothing.
+func WithReplyCounter(ctx context.Context, c *atomic.Int64) context.Context {
+	return context.WithValue(ctx, replyCounterKey{}, c)
 }
 
 func (s *seconds) merge(sec int, h *hdr.Histogram) {
 	if h.TotalCount() == 0 {
 		return
+	}
+	if s.replies != nil {
+		s.replies.Add(h.TotalCount())
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,3 +180,35 @@ func TestCheckVerified(t *testing.T) {
 	assert.ErrorIs(t, err, ErrMismatch)
 	assert.EqualError(t, err, "no reply verified (errors: mismatch 1); 1 replies mismatched")
 }
+
+// Progress is shown on a terminal only; the line counts the replies and
+// is erased at the end.
+func TestLoadProgress(t *testing.T) {
+	assert.False(t, isTerminal(new(bytes.Buffer)))
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	assert.False(t, isTerminal(w), "a pipe is not a terminal")
+
+	var replies atomic.Int64
+	var out syncBuffer
+	stop := showProgress(&out, loadgen.Config{Duration: 5 * time.Second}, &replies)
+	replies.Store(1234)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "1234 replies verified") }, 5*time.Second, 50*time.Millisecond)
+	stop()
+	assert.True(t, strings.HasSuffix(out.String(), "\r\033[K"), "the line is erased at the end")
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
