@@ -46,6 +46,13 @@ func WriteText(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "  Send lag (generator behind schedule): p50 %s, p99 %s, max %s\n", us(s.P50), us(s.P99), us(s.Max))
 	}
 	fmt.Fprintf(&b, "  %d replies verified in %.2fs, %.2f MB/s payload each way\n", r.Requests, r.Elapsed, r.MBps)
+	if t := r.Target; t != nil {
+		worked := t.Addr
+		if worked == "" {
+			worked = "none connected"
+		}
+		fmt.Fprintf(&b, "  Target: %s → %s (of %s), resolve %.1fus, connect %.1fus\n", t.Host, worked, strings.Join(t.Addrs, " "), t.ResolveUS, t.ConnectUS)
+	}
 	fmt.Fprintf(&b, "  Errors: ")
 	for i, k := range kindNames {
 		if i > 0 {

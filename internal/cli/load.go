@@ -73,7 +73,17 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrFDLimit) {
 			return usagef("load: %v", err)
 		}
+		// A name that does not exist or has no address of the family is
+		// a bad --addr (exit 2); a resolver that fails is not (exit 1).
+		if ne := (*loadgen.NetError)(nil); errors.As(err, &ne) && ne.UsageError() {
+			return usagef("load: %v", err)
+		}
 		return fmt.Errorf("load: %w", err)
+	}
+	if res.Target != nil {
+		for _, f := range res.Target.Failed {
+			fmt.Fprintf(stderr, "load: %s\n", f)
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "load: %v (partial result follows)\n", err)

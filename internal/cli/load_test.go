@@ -91,7 +91,7 @@ func TestLoadTextAgainstDeadServerStillReports(t *testing.T) {
 	out, _, code := run("load", "--addr", testnet.ClosedAddr(t), "--duration", "200ms")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "Requests/sec:")
-	assert.Regexp(t, `connect [1-9]`, out)
+	assert.Regexp(t, `refused [1-9]`, out)
 
 	out, errOut, code := run("load", "--addr", addr, "--conns", "3", "--rate", "500", "--duration", "300ms")
 	require.Zero(t, code, errOut)
@@ -137,7 +137,7 @@ func TestLoadNoReplyExit1(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 1, ExitCode(err), err.Error())
 	assert.ErrorIs(t, err, ErrNoReply)
-	assert.Regexp(t, `^load: no reply verified \(errors: connect [1-9][0-9]*\)$`, err.Error())
+	assert.Regexp(t, `^load: no reply verified \(errors: refused [1-9][0-9]*\)$`, err.Error())
 	assert.Contains(t, out.String(), "Requests/sec:", "the result still prints")
 }
 
