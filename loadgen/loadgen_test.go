@@ -79,7 +79,13 @@ type testServer struct {
 
 func startServer(t testing.TB, handle func(net.Conn)) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startServerOn(t, "tcp", "127.0.0.1:0", handle)
+}
+
+// startServerOn is startServer on the given network and address.
+func startServerOn(t testing.TB, network, addr string, handle func(net.Conn)) *testServer {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
 	require.NoError(t, err)
 	s := &testServer{ln: ln, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
