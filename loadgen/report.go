@@ -54,11 +54,12 @@ func WriteText(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "  Target: %s → %s (of %s), resolve %.1fus, connect %.1fus\n", t.Host, worked, strings.Join(t.Addrs, " "), t.ResolveUS, t.ConnectUS)
 	}
 	fmt.Fprintf(&b, "  Errors: ")
-	for i, k := range kindNames {
-		if i > 0 {
-			b.WriteString(", ")
+	sep := ""
+	for _, k := range kindNames {
+		if n, ok := r.Errors[k]; ok { // a result from before a kind existed lacks it
+			fmt.Fprintf(&b, "%s%s %d", sep, k, n)
+			sep = ", "
 		}
-		fmt.Fprintf(&b, "%s %d", k, r.Errors[k])
 	}
 	b.WriteString("\n")
 	if r.Unsent > 0 || r.Abandoned > 0 {

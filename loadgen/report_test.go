@@ -28,6 +28,8 @@ func TestWriteText(t *testing.T) {
 			loadgen.ErrTimeout: 240, loadgen.ErrShortRead: 0, loadgen.ErrMismatch: 0},
 		Abandoned:   240,
 		Unanswered:  64,
+		Target: &loadgen.Target{Host: "localhost", Port: 7000, Addrs: []string{"[::1]:7000", "127.0.0.1:7000"}, Addr: "127.0.0.1:7000",
+			ResolveUS: 41.2, ConnectUS: 95.3, Failed: []string{"host localhost, address [::1]:7000: refused: connection refused"}},
 		ConnsServed: 4,
 		Fairness:    &loadgen.Fairness{JainIndex: 4.0 / 64, Min: 0, Median: 0, Max: 12345},
 		RPS:         4938,

@@ -66,6 +66,7 @@ func TestIdleConnsHeld(t *testing.T) {
 	assert.Nil(t, res.Side.Slow)
 	assert.Equal(t, loadgen.IdleResult{Conns: 300, Opened: 300, Held: 300, Errors: map[string]int64{
 		"connect": 0, "read": 0, "write": 0, "timeout": 0, "short_read": 0, "mismatch": 0,
+		"resolve": 0, "no_address": 0, "refused": 0, "unreachable": 0, "connect_timeout": 0, "reset": 0,
 	}}, *res.Side.Idle)
 }
 

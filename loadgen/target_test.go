@@ -54,7 +54,9 @@ func TestResetCounted(t *testing.T) {
 	assert.Positive(t, res.Target.ConnectUS)
 }
 
-// The network namespace cases: each runs this test binary again inside a
+// The network namespace cases (not parallel: each starts a -race binary,
+// which would slow the timing-bound tests beside it): each runs this test
+// binary again inside a
 // namespace the test creates (ip netns exec), which runs netnsCase and
 // writes its Result as JSON to the file named by netnsOut.
 const (
@@ -151,7 +153,6 @@ const dualHosts = "127.0.0.1 localhost\n::1 " + dualHost + "\n127.0.0.1 " + dual
 // connection tries ::1 first, which refuses, then 127.0.0.1; the run
 // counts no error (the dial as a whole worked) and records both.
 func TestNetnsDualStackIPv4Only(t *testing.T) {
-	t.Parallel()
 	for _, which := range []string{"dual4", "dual4-churn"} {
 		res := inNetns(t, which, dualHosts)
 		tg := res.Target
@@ -168,7 +169,6 @@ func TestNetnsDualStackIPv4Only(t *testing.T) {
 
 // The server on IPv6 only: the first address works.
 func TestNetnsDualStackIPv6Only(t *testing.T) {
-	t.Parallel()
 	res := inNetns(t, "dual6", dualHosts)
 	assert.Equal(t, "[::1]:7", res.Target.Addr)
 	assert.Empty(t, res.Target.Failed)
@@ -177,7 +177,6 @@ func TestNetnsDualStackIPv6Only(t *testing.T) {
 
 // A namespace with no route to 198.18.0.1: unreachable.
 func TestNetnsUnreachable(t *testing.T) {
-	t.Parallel()
 	res := inNetns(t, "unreachable", "")
 	assert.Positive(t, res.Errors[loadgen.ErrUnreachable], "errors %v", res.Errors)
 	assert.Zero(t, res.Requests)
@@ -189,7 +188,6 @@ func TestNetnsUnreachable(t *testing.T) {
 // nobody has, so the other end discards them): the SYN is never answered,
 // connect_timeout.
 func TestNetnsConnectTimeout(t *testing.T) {
-	t.Parallel()
 	res := inNetns(t, "connect_timeout", "",
 		"link add abtA type veth peer name abtB",
 		"addr add 198.18.0.1/24 dev abtA",
