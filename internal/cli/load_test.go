@@ -38,6 +38,10 @@ func TestLoadUsageErrorsExit2(t *testing.T) {
 		{name: "zero duration", args: []string{"--duration", "0s"}, want: "--duration"},
 		{name: "too many conns", args: []string{"--conns", "100000000", "--duration", "1s"}, want: "RLIMIT_NOFILE"},
 		{name: "stray argument", args: []string{"now"}, want: "unexpected argument"},
+		{name: "port out of range", args: []string{"--addr", "127.0.0.1:99999"}, want: `port "99999"`},
+		{name: "unknown service", args: []string{"--addr", "[::1]:x"}, want: `port "x"`},
+		{name: "no port", args: []string{"--addr", "localhost"}, want: "want host:port or host:service"},
+		{name: "no address of the family", args: []string{"--network", "tcp6", "--addr", "127.0.0.1:7"}, want: "host 127.0.0.1: no_address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
