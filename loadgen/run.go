@@ -48,7 +48,9 @@ func ErrorKinds() []string { return append([]string(nil), kindNames[:]...) }
 // what it measured after the warm-up. Failures of the server (refused or
 // dropped connections, timeouts, wrong replies) are counted in the Result,
 // not returned: Run returns an error only when the run cannot start (bad
-// configuration, address, open-file limit) or when ctx ends it early, in
+// configuration or address: ErrConfig; a host that does not resolve, or
+// has no address of the family: a *NetError; the open-file limit) or when
+// ctx ends it early, in
 // which case the Result covers the part that ran. Run returns within about
 // Warmup+Duration+50ms whatever the server does.
 func Run(ctx context.Context, cfg Config) (*Result, error) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -199,4 +200,21 @@ func TestNetnsConnectTimeout(t *testing.T) {
 	assert.Zero(t, res.Requests)
 	require.Len(t, res.Target.Failed, 1)
 	assert.Regexp(t, `^host 198\.18\.0\.2, address 198\.18\.0\.2:7: connect_timeout: no answer within 150ms$`, res.Target.Failed[0])
+}
+
+// The JSON schema in doc.go names every error kind and every key of
+// Target.
+func TestDocSchemaNamesKindsAndTarget(t *testing.T) {
+	b, err := os.ReadFile("doc.go")
+	require.NoError(t, err)
+	_, schema, ok := strings.Cut(string(b), "# JSON schema of Result")
+	require.True(t, ok)
+	for _, k := range loadgen.ErrorKinds() {
+		assert.Contains(t, schema, k)
+	}
+	tt := reflect.TypeOf(loadgen.Target{})
+	for i := range tt.NumField() {
+		key, _, _ := strings.Cut(tt.Field(i).Tag.Get("json"), ",")
+		assert.Contains(t, schema, "target."+key)
+	}
 }
