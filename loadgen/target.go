@@ -110,6 +110,14 @@ type targets struct {
 	t      Target
 }
 
+// CheckAddr resolves cfg.Addr as Run would and returns the error Run would
+// stop on (ErrConfig or a *NetError), without running: a command checks
+// it before it announces a run, so that a bad address is its only line.
+func CheckAddr(ctx context.Context, cfg Config) error {
+	_, err := resolveTarget(ctx, cfg.WithDefaults())
+	return err
+}
+
 // resolveTarget parses cfg.Addr, looks its port and host up, and keeps
 // the addresses of cfg.Network's family, ordered as net.Dialer orders them
 // (the resolver's first address's family first, then the other). A
@@ -147,8 +155,9 @@ func resolveTarget(ctx context.Context, cfg Config) (*targets, error) {
 		ips = found
 	}
 	var first, second []netip.Addr
-	for _, ip := range ips {
+	for i, ip := range ips {
 		ip = ip.Unmap()
+		ips[i] = ip
 		switch {
 		case cfg.Network == "tcp6" && !ip.Is6():
 		case len(first) == 0 || first[0].Is4() == ip.Is4():

@@ -19,9 +19,11 @@ import (
 // host and the kind; exit 2 when the resolver says there is no such host,
 // 1 when it failed (no resolver reachable here: a temporary failure).
 func TestLoadUnresolvableHost(t *testing.T) {
-	err := Run(context.Background(), []string{"load", "--addr", "archbench.invalid:7", "--duration", "100ms"}, io.Discard, io.Discard)
+	var errOut bytes.Buffer
+	err := Run(context.Background(), []string{"load", "--addr", "archbench.invalid:7", "--duration", "100ms"}, io.Discard, &errOut)
 	require.Error(t, err)
 	assert.Regexp(t, `^load: host archbench\.invalid: resolve: [^\n]+$`, err.Error())
+	assert.Empty(t, errOut.String(), "the error is the only line: no run announced")
 	want := 1
 	_, lerr := net.DefaultResolver.LookupHost(context.Background(), "archbench.invalid")
 	if dns := (*net.DNSError)(nil); errors.As(lerr, &dns) && dns.IsNotFound {
@@ -56,4 +58,14 @@ func TestLoadNamesFailedAddress(t *testing.T) {
 	assert.Equal(t, 1, ExitCode(err))
 	assert.Contains(t, errOut.String(), "\nload: host 127.0.0.1, address "+addr+": refused: connection refused\n")
 	assert.Regexp(t, `^load: no reply verified \(errors: refused [1-9][0-9]*\)$`, err.Error())
+}
+
+// A malformed address is the only line: no run is announced first.
+func TestLoadBadAddressOnlyLine(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:99999", "[::1]:x"} {
+		var errOut bytes.Buffer
+		err := Run(context.Background(), []string{"load", "--addr", addr}, io.Discard, &errOut)
+		assert.Equal(t, 2, ExitCode(err), addr)
+		assert.Empty(t, errOut.String(), addr)
+	}
 }
