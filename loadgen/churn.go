@@ -65,7 +65,7 @@ type churner struct {
 }
 
 func (c *churner) loop(ctx context.Context) {
-	d := net.Dialer{}
+	d := net.Dialer{Timeout: c.cfg.Timeout} // per address tried
 	backoff := churnBackoffMin
 	msg := c.id % c.msgs.n
 	cut := int64(-1) // start of an exchange cut by the end of the run
@@ -109,7 +109,6 @@ func (c *churner) loop(ctx context.Context) {
 // exchange is one connection: connect, send message i, read and verify its
 // reply, close. It returns the error kind, or -1 for a verified reply.
 func (c *churner) exchange(ctx context.Context, d *net.Dialer, i int) int {
-	d.Deadline = time.Now().Add(c.cfg.Timeout)
 	conn, kind := c.target.dial(ctx, d)
 	if conn == nil {
 		return kind

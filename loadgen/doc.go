@@ -53,7 +53,8 @@
 // family (tcp: both, tcp6: IPv6) in net.Dialer's order: the resolver's
 // first address's family first, then the other. Every connection (event
 // loops, churn clients, side connections) dials them in order, one at a
-// time, each with the full Config.Timeout (net.Dialer races the second
+// time, each with the full Config.Timeout (the idle side connections
+// share their opening time instead; net.Dialer races the second
 // family after 300 ms and splits its deadline; a benchmark wants one
 // address per connection and no race), starting from the first address
 // that worked for any connection: so a name whose first address refuses
