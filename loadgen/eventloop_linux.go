@@ -73,22 +73,20 @@ type conn struct {
 // connection.
 type eventLoop struct {
 	recorder
-	id     int
-	cfg    Config
-	msgs   *messageSet
-	target *targets
-	// endpoints are the target's addresses in dialling order (each event
-	// loop has its own: unix.Connect writes into the Sockaddr).
-	endpoints []endpoint
-	stop      *atomic.Bool
-	epfd      int
-	conns     []conn
-	gidx      []int   // global connection number of conns[i]
-	dirty     []int32 // open loop: connections with messages queued by sendDue
-	evs       []unix.EpollEvent
-	buf       []byte
-	waitFor   unix.Timespec // epoll_pwait2's timeout, kept so it does not escape per call
-	noPwait2  bool          // epoll_pwait2 unavailable: epoll_wait with ms timeouts
+	id       int
+	cfg      Config
+	msgs     *messageSet
+	target   *targets
+	eps      []endpoint // target's addresses in dialling order (each loop its own: unix.Connect writes into them)
+	stop     *atomic.Bool
+	epfd     int
+	conns    []conn
+	gidx     []int   // global connection number of conns[i]
+	dirty    []int32 // open loop: connections with messages queued by sendDue
+	evs      []unix.EpollEvent
+	buf      []byte
+	waitFor  unix.Timespec // epoll_pwait2's timeout, kept so it does not escape per call
+	noPwait2 bool          // epoll_pwait2 unavailable: epoll_wait with ms timeouts
 	// rawBlock: block in epoll_pwait2 as a raw system call, keeping this
 	// eventLoop's P (see takeRawSlot).
 	rawBlock bool
@@ -137,7 +135,7 @@ func run(ctx context.Context, cfg Config, target *targets, ms *messageSet) (*Res
 		n := (cfg.Conns - i + cfg.Loops - 1) / cfg.Loops
 		lp := &eventLoop{
 			recorder: newRecorder(cfg, tm, series, n),
-			id:       i, cfg: cfg, msgs: ms, target: target, endpoints: eps, stop: &stop, epfd: epfd,
+			id:       i, cfg: cfg, msgs: ms, target: target, eps: eps, stop: &stop, epfd: epfd,
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
 		}
@@ -416,7 +414,7 @@ func (lp *eventLoop) connect(i int, now int64) {
 // on to the next address at once while a connect fails immediately.
 func (lp *eventLoop) dial(c *conn, now int64) {
 	for {
-		ep := &lp.endpoints[c.addr]
+		ep := &lp.eps[c.addr]
 		fd, err := unix.Socket(ep.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			if lp.nextAddr(c, kConnect, err, now) {
@@ -469,7 +467,7 @@ func (lp *eventLoop) nextAddr(c *conn, kind int, err error, now int64) bool {
 	if !lp.target.worked.Load() {
 		c.failed = append(c.failed, lp.target.failure(int(c.addr), kind, err))
 	}
-	if int(c.addr)+1 < len(lp.endpoints) {
+	if int(c.addr)+1 < len(lp.eps) {
 		c.addr++
 		return true
 	}
