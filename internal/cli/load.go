@@ -64,6 +64,10 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("load: %v", err)
 	}
 
+	if err := loadgen.CheckAddr(ctx, cfg); err != nil {
+		return loadStartError(err)
+	}
+
 	// Fail on an output file that cannot be written now, not after the load.
 	var hgrmFile *os.File
 	if hgrm != "" {
@@ -87,10 +91,12 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	res, err := loadgen.Run(ctx, cfg)
 	if res == nil {
-		if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrFDLimit) {
-			return usagef("load: %v", err)
+		return loadStartError(err)
+	}
+	if res.Target != nil {
+		for _, f := range res.Target.Failed {
+			fmt.Fprintf(stderr, "load: %s\n", f)
 		}
-		return fmt.Errorf("load: %w", err)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "load: %v (partial result follows)\n", err)
@@ -126,6 +132,20 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("load: %w: %d of %d", ErrThresholds, len(missed), len(thresholds))
 	}
 	return nil
+}
+
+// loadStartError is load's error for a run that could not start: one line,
+// exit 2 for a bad configuration or address (a name that does not exist or
+// has no address of the family included), exit 1 otherwise (a resolver
+// that failed).
+func loadStartError(err error) error {
+	if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrFDLimit) {
+		return usagef("load: %v", err)
+	}
+	if ne := (*loadgen.NetError)(nil); errors.As(err, &ne) && ne.UsageError() {
+		return usagef("load: %v", err)
+	}
+	return fmt.Errorf("load: %w", err)
 }
 
 var (
