@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"archbench/internal/netnames"
 )
 
 // Target is where a run connected: the address as given, what it resolved
@@ -147,7 +149,7 @@ func resolveTarget(ctx context.Context, cfg Config) (*targets, error) {
 		ips = []netip.Addr{ip}
 	} else {
 		t0 := time.Now()
-		found, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		found, err := netnames.LookupNetIP(ctx, "ip", host)
 		tg.t.ResolveUS = micros(time.Since(t0).Nanoseconds())
 		if err != nil {
 			return nil, &NetError{Kind: ErrResolve, Host: host, Err: err}

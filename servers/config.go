@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"archbench/internal/netnames"
 	"archbench/protocol"
 )
 
@@ -123,8 +124,12 @@ func (c Config) Validate() error {
 		return errors.New("network unix needs an address: a socket path")
 	}
 	if c.Network != "unix" && c.Addr != "" {
-		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		host, _, err := net.SplitHostPort(c.Addr)
+		if err != nil {
 			return fmt.Errorf("address %q: %v (want host:port, e.g. 127.0.0.1:7000)", c.Addr, err)
+		}
+		if netnames.Invalid(host) {
+			return fmt.Errorf("address %q: no such host (RFC 6761: .invalid never resolves; not looked up)", c.Addr)
 		}
 	}
 	if err := (protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work}).Validate(); err != nil {

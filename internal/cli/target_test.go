@@ -43,7 +43,7 @@ func TestServeBadAddressExit2(t *testing.T) {
 			err := Run(context.Background(), append([]string{"serve", "--arch", "goroutine"}, args...), io.Discard, io.Discard)
 			require.Error(t, err)
 			assert.Equal(t, 2, ExitCode(err), err.Error())
-			assert.Regexp(t, `^serve: goroutine: [^\n]+$`, err.Error())
+			assert.Regexp(t, `^serve: [^\n]+$`, err.Error())
 		})
 	}
 }
