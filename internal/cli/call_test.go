@@ -58,4 +58,3 @@ func TestCall(t *testing.T) {
 	_, _, code := run("call", "--addr", testnet.ClosedAddr(t), "upper", `"x"`)
 	assert.Equal(t, 1, code, "no server")
 }
-
