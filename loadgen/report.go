@@ -10,7 +10,14 @@ import (
 func WriteText(w io.Writer, r *Result) error {
 	c := r.Config
 	var b strings.Builder
-	fmt.Fprintf(&b, "Running %s test @ %s %s (%s framing)\n", secs(c.Duration.Seconds()), c.Network, c.Addr, c.Framing)
+	how := fmt.Sprintf("%s framing", c.Framing)
+	if c.Protocol == ProtocolXMLRPC {
+		how = "XML-RPC upper calls, one per request"
+		if c.Multicall > 0 {
+			how = fmt.Sprintf("XML-RPC upper calls, system.multicall of %d per request", c.Multicall)
+		}
+	}
+	fmt.Fprintf(&b, "Running %s test @ %s %s (%s)\n", secs(c.Duration.Seconds()), c.Network, c.Addr, how)
 	loop := fmt.Sprintf("closed loop, depth %d", c.Depth)
 	if c.Rate > 0 {
 		loop = fmt.Sprintf("open loop at %.0f msg/s", c.Rate)
@@ -46,6 +53,9 @@ func WriteText(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "  Send lag (generator behind schedule): p50 %s, p99 %s, max %s\n", us(s.P50), us(s.P99), us(s.Max))
 	}
 	fmt.Fprintf(&b, "  %d replies verified in %.2fs, %.2f MB/s payload each way\n", r.Requests, r.Elapsed, r.MBps)
+	if r.WireOut > 0 {
+		fmt.Fprintf(&b, "  Bytes on the wire per message: %.1f out, %.1f in\n", r.WireOut, r.WireIn)
+	}
 	fmt.Fprintf(&b, "  Errors: ")
 	for i, k := range kindNames {
 		if i > 0 {

@@ -57,6 +57,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Protocol == ProtocolXMLRPC {
+		return runXMLRPC(ctx, cfg, target) // xmlrpc.go
+	}
 	ms := newMessageSet(cfg, messageCount(cfg.Size, cfg.Depth))
 	side := startSide(ctx, cfg, target) // slow and idle connections (side.go)
 	var res *Result
@@ -66,6 +69,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res, err = run(ctx, cfg, target, ms)
 	}
 	side.finish(res)
+	if res != nil {
+		res.WireOut = float64(ms.reqLen) / float64(ms.n)
+		res.WireIn = float64(ms.repOff[ms.n]) / float64(ms.n)
+	}
 	return res, err
 }
 
@@ -230,6 +237,8 @@ type tally struct {
 	secReqs        []int64
 	secErrs        []int64
 	stopped        int64 // when it stopped, ns since the start
+	wireOut        int64 // xmlrpc: bytes written for the measured verified requests
+	wireIn         int64 // xmlrpc: bytes read for their responses
 }
 
 func newTally(cfg Config, nsec, slots int) *tally {
@@ -277,6 +286,7 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 	stopped := tm.end
 	nsec := 0
 	var perSlot []int64 // every slot belongs to one tally; their order does not matter
+	var wireOut, wireIn int64
 	for _, t := range ts {
 		perSlot = append(perSlot, t.slotReplies...)
 		hist.Merge(t.hist)
@@ -290,6 +300,8 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 		res.Abandoned += t.abandoned
 		res.Unanswered += t.unanswered
 		res.Connects += t.connects
+		wireOut += t.wireOut
+		wireIn += t.wireIn
 		stopped = min(stopped, t.stopped)
 		nsec = max(nsec, len(t.secReqs))
 	}
@@ -297,6 +309,10 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 		res.Errors[k] += 0
 	}
 	res.Mismatches = res.Errors[ErrMismatch]
+	if wireOut > 0 && res.Requests > 0 {
+		res.WireOut = float64(wireOut) / float64(res.Requests)
+		res.WireIn = float64(wireIn) / float64(res.Requests)
+	}
 	res.ConnsServed, res.Fairness = fairness(perSlot)
 	elapsed := max(0, stopped-tm.measureStart)
 	res.Elapsed = float64(elapsed) / 1e9
