@@ -112,6 +112,9 @@ func Tables(r *results.Run) Document {
 		d = append(d, kneeTable(kt))
 	}
 	tables := results.Summarize(r)
+	if st := stackTable(r, tables); st != nil {
+		d = append(d, st)
+	}
 	for _, t := range tables {
 		d = append(d, scenarioTable(t, r.Reps))
 	}

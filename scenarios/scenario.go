@@ -85,8 +85,13 @@ func (r RateSweep) Fractions() []float64 {
 	return f
 }
 
-// AppliesTo reports whether the scenario runs on arch.
+// AppliesTo reports whether the scenario runs on arch: arch speaks the
+// scenario's protocol (a registered architecture's Arch.Protocol equals
+// Load.Protocol: the byte protocol, or xmlrpc) and is in Archs, if set.
 func (s Scenario) AppliesTo(arch string) bool {
+	if a, err := servers.Lookup(arch); err == nil && a.Protocol != s.Load.Protocol {
+		return false
+	}
 	if len(s.Archs) == 0 {
 		return true
 	}
