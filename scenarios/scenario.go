@@ -86,10 +86,14 @@ func (r RateSweep) Fractions() []float64 {
 }
 
 // AppliesTo reports whether the scenario runs on arch: arch speaks the
-// scenario's protocol (a registered architecture's Arch.Protocol equals
-// Load.Protocol: the byte protocol, or xmlrpc) and is in Archs, if set.
+// scenario's protocol (its Arch.Protocol equals Load.Protocol; a name not
+// registered speaks the byte protocol) and is in Archs, if set.
 func (s Scenario) AppliesTo(arch string) bool {
-	if a, err := servers.Lookup(arch); err == nil && a.Protocol != s.Load.Protocol {
+	speaks := ""
+	if a, err := servers.Lookup(arch); err == nil {
+		speaks = a.Protocol
+	}
+	if speaks != s.Load.Protocol {
 		return false
 	}
 	if len(s.Archs) == 0 {

@@ -20,9 +20,10 @@
 //
 // Bounds: a body declared over --max-msg is answered with a fault
 // (-32001) without being read, and the connection closed; a body that
-// turns out larger, nested deeper than 64 elements or holding more than
-// 2^18 elements, or malformed, is a fault (-32001, -32700) and the
-// connection is kept. --idle-timeout closes a connection idle for that
+// turns out larger (chunked), nested deeper than 64 elements or holding
+// more than 2^18 elements, or malformed, is a fault (-32001, -32700), and
+// the connection is kept when net/http can drain the rest of the body
+// (up to 256 KiB), closed otherwise. --idle-timeout closes a connection idle for that
 // long, and one whose request makes no progress for that long.
 //
 // Shutdown: http.Server.Shutdown closes the listener, lets every request in
