@@ -101,7 +101,15 @@ type Arch struct {
 	// messages to hand off with raw framing, and are epoll and gnet
 	// there), so the conformance suite runs it with these only.
 	Framings []protocol.Framing
+	// Protocol is what the architecture speaks: "" is the uppercase-echo
+	// byte protocol (with Framings), ProtocolXMLRPC is XML-RPC over HTTP.
+	// The TCP conformance suite and the runner's byte-protocol scenarios
+	// take only the architectures that speak their protocol.
+	Protocol string
 }
+
+// ProtocolXMLRPC is Arch.Protocol of an XML-RPC server.
+const ProtocolXMLRPC = "xmlrpc"
 
 var (
 	regMu sync.RWMutex

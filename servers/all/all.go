@@ -23,6 +23,7 @@ import (
 	"archbench/servers/selectsrv"
 	"archbench/servers/sequential"
 	"archbench/servers/workerpool"
+	"archbench/servers/xmlrpc"
 )
 
 // archs is every architecture, one line each, in teaching order.
@@ -39,6 +40,7 @@ var archs = []servers.Arch{
 	gnetsrv.Arch,
 	gnetpool.Arch,
 	eviosrv.Arch,
+	xmlrpc.Arch,
 }
 
 func init() { servers.SetOrder(archs) }

@@ -91,12 +91,15 @@ type Target struct {
 	// Framings are the framings the target serves with its own code, in
 	// the order to run them; nil means raw, line and length.
 	Framings []protocol.Framing
+	// Protocol is the target's Arch.Protocol; the suite runs only targets
+	// of the byte protocol ("") and skips the others, naming why.
+	Protocol string
 }
 
 // TargetOf is the target of an architecture: its constructor (with
 // servers' validation and defaults), defects and framings.
 func TargetOf(a servers.Arch) Target {
-	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings}
+	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings, Protocol: a.Protocol}
 }
 
 // Run runs every conformance case against target as subtests of t named
@@ -112,6 +115,9 @@ func Run(t *testing.T, target Target, base servers.Config) {
 	t.Helper()
 	if target.Name == "" || target.New == nil {
 		t.Fatalf("servertest: a target needs a name and a constructor")
+	}
+	if target.Protocol != "" {
+		t.Skipf("%s speaks %s, not the uppercase-echo byte protocol: its own conformance cases are in its package", target.Name, target.Protocol)
 	}
 	framings := target.Framings
 	if framings == nil {
