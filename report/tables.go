@@ -109,11 +109,11 @@ func shapesMeasurement(module string) bool {
 func Tables(r *results.Run) Document {
 	var d Document
 	for _, kt := range results.Knees(r) {
-		d = append(d, kneeTable(kt))
+		d = append(d, markExternal(kneeTable(kt), r))
 	}
 	tables := results.Summarize(r)
 	for _, t := range tables {
-		d = append(d, scenarioTable(t, r.Reps))
+		d = append(d, markExternal(addVsC(scenarioTable(t, r.Reps), t, r), r))
 	}
 	legend := Legend
 	if slices.ContainsFunc(tables, hasSyscalls) {

@@ -24,7 +24,7 @@ const conformDialTimeout = 5 * time.Second
 func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("conform", "--addr HOST:PORT [--network tcp|tcp6|unix] [--framing raw|line|length] [--sequential] [--short] [--seed N] [--run REGEXP]", stderr)
 	var (
-		r       servertest.Remote
+		r              servertest.Remote
 		framing, match string
 	)
 	fs.StringVar(&r.Addr, "addr", "", "address of the running server (HOST:PORT, or a socket path with --network unix)")
