@@ -82,3 +82,24 @@ func baselineNames() []string {
 	}
 	return n
 }
+
+// suiteArchs is the built-in architectures the suite's scenarios name, in
+// the registry's order, when every scenario names its own (nil otherwise).
+func suiteArchs(suite *scenarios.Suite) []string {
+	named := map[string]bool{}
+	for _, sc := range suite.Scenarios {
+		if len(sc.Archs) == 0 {
+			return nil
+		}
+		for _, a := range sc.Archs {
+			named[a] = true
+		}
+	}
+	var archs []string
+	for _, a := range servers.Names() {
+		if named[a] {
+			archs = append(archs, a)
+		}
+	}
+	return archs
+}

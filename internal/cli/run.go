@@ -113,6 +113,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if archList == "" {
+		if named := suiteArchs(suite); named != nil {
+			archs = named // every scenario names its servers: run just those
+		}
+	}
 	for _, x := range ext {
 		if !slices.Contains(archs, x.Name) {
 			archs = append(archs, x.Name)
