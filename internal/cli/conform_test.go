@@ -151,3 +151,19 @@ func corruptServer(t *testing.T, at int) string {
 	})
 	return ln.Addr().String()
 }
+
+func TestRunExternalUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{args: []string{"run", "--external", "nocommand"}, want: "want NAME=COMMAND"},
+		{args: []string{"run", "--external", "Bad Name=x"}, want: "use a-z"},
+		{args: []string{"run", "--external", "epoll=./srv {port}"}, want: "name of a built-in architecture"},
+		{args: []string{"run", "--external", "a=x", "--external", "a=y"}, want: `"a" given twice`},
+	} {
+		err := Run(context.Background(), append(tt.args, "--out", t.TempDir()), io.Discard, io.Discard)
+		assert.Equal(t, 2, ExitCode(err), "%v: %v", tt.args, err)
+		assert.ErrorContains(t, err, tt.want, "%v", tt.args)
+	}
+}
