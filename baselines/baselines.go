@@ -105,13 +105,20 @@ func (b Baseline) Command(cache string) (string, error) {
 	}
 	bin := filepath.Join(dir, "server")
 	if _, err := os.Stat(bin); err != nil {
-		tmp := bin + ".tmp"
-		out, err := exec.Command(tool, "-O2", "-o", tmp, filepath.Join(dir, "server.c")).CombinedOutput()
+		// Compile to a name of this process's own, then rename: another
+		// archbench building the same source at once never sees half a file.
+		tmp, err := os.CreateTemp(dir, "server-*.tmp")
+		if err != nil {
+			return "", fmt.Errorf("baselines: %w", err)
+		}
+		tmp.Close()
+		defer os.Remove(tmp.Name())
+		out, err := exec.Command(tool, "-O2", "-o", tmp.Name(), filepath.Join(dir, "server.c")).CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("%w: %s: %s -O2 server.c: %v: %s", ErrUnavailable, b.Name, b.tool, err,
 				strings.Join(strings.Fields(string(out)), " "))
 		}
-		if err := os.Rename(tmp, bin); err != nil {
+		if err := os.Rename(tmp.Name(), bin); err != nil {
 			return "", fmt.Errorf("baselines: %w", err)
 		}
 	}
@@ -145,7 +152,13 @@ func (b Baseline) unpack(cache string) (string, error) {
 		if old, err := os.ReadFile(p); err == nil && string(old) == string(data) {
 			continue
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		tmp, err := os.CreateTemp(dir, name+"-*.tmp")
+		if err != nil {
+			return "", fmt.Errorf("baselines: %w", err)
+		}
+		_, werr := tmp.Write(data)
+		if err := errors.Join(werr, tmp.Close(), os.Rename(tmp.Name(), p)); err != nil {
+			os.Remove(tmp.Name())
 			return "", fmt.Errorf("baselines: %w", err)
 		}
 	}
