@@ -179,6 +179,9 @@ func (p *serverProc) stop(grace time.Duration) (results.Exit, string) {
 	defer timer.Stop()
 	select {
 	case <-p.done:
+		if p.group {
+			p.signal(syscall.SIGKILL) // what its command left behind (e.g. a shell's children)
+		}
 		if p.err == nil || (p.group && diedOf(p.err, syscall.SIGTERM)) {
 			return results.ExitClean, ""
 		}
