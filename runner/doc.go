@@ -36,8 +36,9 @@
 // black-box conformance cases (servertest.Conform) and a server that fails
 // them is never timed (its samples say which cases, as Unavailable, so it
 // is not repeated). CPU and peak RSS are summed over the process tree;
-// SIGTERM and SIGKILL go to the group, and a death by the runner's SIGTERM
-// counts as a clean stop.
+// SIGTERM and SIGKILL go to the group, a death by the runner's SIGTERM
+// counts as a clean stop, and once the command's process has exited what
+// is left of its group is killed.
 //
 // Pinning (Linux): the server's threads are pinned with sched_setaffinity
 // right after it starts and again once it listens; the runner pins its own
