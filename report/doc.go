@@ -24,6 +24,12 @@
 // errors or starved connections, ! after the tier of a row that is not
 // clean) come from package results; results/doc.go states the method.
 //
+// External servers (results.Run.External) carry ExternalMark, " (ext)",
+// after their name in every table's arch column, with a note under the
+// table; a run that includes the C baseline (CBaseline, c-epoll) gets a
+// "vs C" column after vs best (or vs target) in every scenario table:
+// each row's median msg/s over c-epoll's in that scenario.
+//
 // Everything is computed from the Run alone; nothing is measured again.
 // Rendering is deterministic: the same results.json gives byte-identical
 // results.md, report.html and figures.

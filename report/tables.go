@@ -62,6 +62,7 @@ var legend = []struct{ key, text string }{
 		"completes a connection the server has not accepted, so for a server that does not accept them " +
 		"(sequential, workerpool) it counts its accept backlog and its RSS/idle means nothing."},
 	{"sys/msg", SyscallsLegend},
+	{"vs C", "vs C is msg/s over the C baseline's (c-epoll, the machine's limit for this protocol) in the same scenario."},
 }
 
 // Legend is the legend of tables: the entries for the columns their
@@ -144,7 +145,7 @@ func shapesMeasurement(module string) bool {
 func Tables(r *results.Run) Document {
 	var d Document
 	for _, kt := range results.Knees(r) {
-		d = append(d, kneeTable(kt))
+		d = append(d, markExternal(kneeTable(kt), r))
 	}
 	var shown []*Table
 	tables := results.Summarize(r)
@@ -153,7 +154,7 @@ func Tables(r *results.Run) Document {
 		d = append(d, st)
 	}
 	for _, t := range tables {
-		st := scenarioTable(t, r.Reps)
+		st := markExternal(addVsC(scenarioTable(t, r.Reps), t, r), r)
 		shown = append(shown, st)
 		d = append(d, st)
 	}

@@ -30,7 +30,11 @@ type Run struct {
 
 	Env   Env      `json:"env"`
 	Archs []string `json:"archs"` // in the order they were run
-	Reps  int      `json:"reps"`  // repetitions asked for
+	// External are the archs that are external servers (commands
+	// archbench does not build), with the command each ran; tables mark
+	// their rows.
+	External []External `json:"external,omitempty"`
+	Reps     int        `json:"reps"` // repetitions asked for
 
 	Scenarios []Scenario `json:"scenarios"` // in suite order
 	Samples   []Sample   `json:"samples"`   // in the order they ran
@@ -123,6 +127,24 @@ func SweepName(of string, fraction float64) string {
 // a rate-sweep step).
 func (s Scenario) OpenLoop() bool {
 	return s.Load.Rate > 0 || (s.Sweep != nil && s.Sweep.Fraction > 0)
+}
+
+// External is an external server of a run.
+type External struct {
+	Name    string `json:"name"`
+	Command string `json:"command"`
+	// Unavailable says why it could not run on the machine ("" = it ran).
+	Unavailable string `json:"unavailable,omitempty"`
+}
+
+// IsExternal reports whether arch is one of r's external servers.
+func (r *Run) IsExternal(arch string) bool {
+	for _, x := range r.External {
+		if x.Name == arch {
+			return true
+		}
+	}
+	return false
 }
 
 // Exit is how a server process ended after the runner's SIGTERM.

@@ -28,6 +28,18 @@
 // every step, back to back), no extra repetitions, since a step repeated
 // alone would be relative to another repetition's saturation rate.
 //
+// External servers (Options.External: --external, a suite's external:
+// list, the shipped baselines) run through the same loop: their command
+// runs with sh -c in a process group of its own, on a free port the runner
+// picked; ready on a listening line or a successful connect; before the
+// first timed run of each (server, framing) a separate start runs the
+// black-box conformance cases (servertest.Conform) and a server that fails
+// them is never timed (its samples say which cases, as Unavailable, so it
+// is not repeated). CPU and peak RSS are summed over the process tree;
+// SIGTERM and SIGKILL go to the group, a death by the runner's SIGTERM
+// counts as a clean stop, and once the command's process has exited what
+// is left of its group is killed.
+//
 // Pinning (Linux): the server's threads are pinned with sched_setaffinity
 // right after it starts and again once it listens; the runner pins its own
 // threads for the client side and restores them at the end.

@@ -188,3 +188,38 @@ func uname() string {
 	s := func(b []byte) string { return string(bytes.TrimRight(b, "\x00")) }
 	return strings.Join([]string{s(u.Sysname[:]), s(u.Release[:]), s(u.Version[:]), s(u.Machine[:])}, " ")
 }
+
+// groupProcAttr is sysProcAttr in a process group of its own, which the
+// runner signals as a whole (an external server's command and its children).
+func groupProcAttr() *syscall.SysProcAttr {
+	a := sysProcAttr()
+	a.Setpgid = true
+	return a
+}
+
+// signal sends sig to p's process group when p leads one, else to p.
+func (p *serverProc) signal(sig syscall.Signal) {
+	if p.group {
+		_ = syscall.Kill(-p.pid(), sig)
+		return
+	}
+	_ = p.cmd.Process.Signal(sig)
+}
+
+// procPPID is the parent pid of process pid (field 4 of /proc/PID/stat).
+func procPPID(pid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("runner: malformed /proc stat line %q", s)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 2 {
+		return 0, fmt.Errorf("runner: short /proc stat line %q", s)
+	}
+	return strconv.Atoi(f[1])
+}

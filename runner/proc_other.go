@@ -28,3 +28,9 @@ func uname() string                       { return "unknown" }
 func FDLimit() uint64 { return 0 }
 
 func sysProcAttr() *syscall.SysProcAttr { return nil }
+
+func groupProcAttr() *syscall.SysProcAttr { return nil }
+func procPPID(int) (int, error)           { return 0, errUnsupported }
+
+// signal sends sig to p.
+func (p *serverProc) signal(sig syscall.Signal) { _ = p.cmd.Process.Signal(sig) }

@@ -87,6 +87,21 @@ type Options struct {
 	SLO time.Duration
 	// Load runs the load (nil = loadgen.Run); tests replace it.
 	Load func(context.Context, loadgen.Config) (*loadgen.Result, error)
+	// External are servers archbench does not build (--external, a
+	// suite's external:); each of their names is in Archs too. Each is
+	// checked with the black-box conformance cases before its first timed
+	// run with a framing, and not timed if it fails them.
+	External []ExternalServer
+}
+
+// external returns the external server called arch, if it is one.
+func (o Options) external(arch string) (ExternalServer, bool) {
+	for _, x := range o.External {
+		if x.Name == arch {
+			return x, true
+		}
+	}
+	return ExternalServer{}, false
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -325,6 +340,10 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 		Reps:      o.Reps,
 		Seed:      o.Seed,
 	}
+	for _, x := range o.External {
+		run.External = append(run.External, results.External{Name: x.Name, Command: x.Command, Unavailable: x.Unavailable})
+	}
+	conformed := map[string]error{} // by external and framing
 	if o.Budget > 0 {
 		run.Budget = o.Budget.Seconds()
 		run.MaxReps = o.MaxReps
@@ -378,7 +397,7 @@ func Run(ctx context.Context, o Options) (*results.Run, error) {
 			if ctx.Err() != nil {
 				return
 			}
-			s := runOne(ctx, o, j, serverMask)
+			s := runOne(ctx, o, j, serverMask, conformed)
 			run.Samples = append(run.Samples, s)
 			est.add(j, s.Wall)
 			fmt.Fprintln(o.Progress, line(j, s))
@@ -449,7 +468,7 @@ func maskOf(cpus []int) *cpuMask {
 
 // runOne starts the server, runs the load against it, samples the server's
 // CPU and peak RSS around the load and stops it.
-func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sample) {
+func runOne(ctx context.Context, o Options, j job, mask *cpuMask, conformed map[string]error) (s results.Sample) {
 	start := o.Now()
 	s = results.Sample{Scenario: j.name, Arch: j.arch, Rep: j.rep, Start: start.UTC().Round(0)}
 	defer func() { s.Wall = o.Now().Sub(start).Seconds() }()
@@ -462,37 +481,74 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 		cfg.Rate = j.step.Fraction * *j.sat
 	}
 
-	args, err := serveArgs(j.arch, j.sc.Server)
-	if err != nil {
-		s.Error = err.Error()
-		return s
-	}
-	p, err := startServer(ctx, o.Binary, args, mask, o.StartTimeout)
-	if err != nil {
-		s.Error = err.Error()
-		s.Unavailable = unavailableReason(s.Error)
-		return s
+	x, isExternal := o.external(j.arch)
+	var p *serverProc
+	if isExternal {
+		if x.Unavailable != "" {
+			s.Error, s.Unavailable = fmt.Sprintf("%v: %s: %s", ErrServerStart, x.Name, x.Unavailable), x.Unavailable
+			return s
+		}
+		if x.Framings != nil && !slices.Contains(x.Framings, j.sc.Server.Framing) {
+			s.Unavailable = fmt.Sprintf("%s does not serve %s framing", x.Name, j.sc.Server.Framing)
+			s.Error = fmt.Sprintf("%v: %s", ErrServerStart, s.Unavailable)
+			return s
+		}
+		key := x.Name + "/" + j.sc.Server.Framing.String()
+		if _, done := conformed[key]; !done {
+			conformed[key] = conformExternal(ctx, o, x, j.sc.Server.Framing, mask)
+		}
+		if err := conformed[key]; err != nil {
+			s.Error = err.Error()
+			if nc := (*notConform)(nil); errors.As(err, &nc) {
+				// Not timed, and not repeated: say why in the table.
+				s.Unavailable = "not timed: fails the conformance cases " + strings.Join(nc.cases, ", ")
+			}
+			return s
+		}
+		var err error
+		if p, err = startExternal(ctx, x.External, j.sc.Server.Framing, mask, o.StartTimeout); err != nil {
+			s.Error = err.Error()
+			return s
+		}
+	} else {
+		args, err := serveArgs(j.arch, j.sc.Server)
+		if err != nil {
+			s.Error = err.Error()
+			return s
+		}
+		p, err = startServer(ctx, o.Binary, args, mask, o.StartTimeout)
+		if err != nil {
+			s.Error = err.Error()
+			s.Unavailable = unavailableReason(s.Error)
+			return s
+		}
 	}
 	cfg.Addr = p.addr
+	cpuOf, rssOf := procCPU, procPeakRSS
+	if isExternal {
+		cpuOf, rssOf = treeCPU, treePeakRSS // its command may start processes of its own
+	}
 
 	runtime.GC() // the previous run's garbage is not this run's cost
-	cpu0, cpuErr := procCPU(p.pid())
+	cpu0, cpuErr := cpuOf(p.pid())
 	self0 := selfCPU()
 	// loadgen ends on time by itself; this bound only guards against a bug.
 	lctx, cancel := context.WithTimeout(ctx, cfg.Warmup+cfg.Duration+2*cfg.Timeout+10*time.Second)
 	res, loadErr := o.Load(lctx, cfg)
 	cancel()
 	s.ClientCPU = selfCPU() - self0
-	cpu1, err := procCPU(p.pid())
+	cpu1, err := cpuOf(p.pid())
 	if cpuErr == nil && err == nil {
 		s.ServerCPU = cpu1 - cpu0
 	}
-	if rss, err := procPeakRSS(p.pid()); err == nil {
+	if rss, err := rssOf(p.pid()); err == nil {
 		s.ServerPeakRSS = rss
 	}
 	died := p.exited()
 	s.Exit, s.ExitDetail = p.stop(o.StopGrace)
-	s.ServerStats = p.exitStats()
+	if !isExternal {
+		s.ServerStats = p.exitStats()
+	}
 	s.Result = res
 	if j.step != nil && j.step.Fraction == 0 && res != nil {
 		*j.sat = res.RPS

@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "serve" {
 		os.Exit(serve(os.Args[1:]))
 	}
+	if len(os.Args) == 3 && strings.HasPrefix(os.Args[1], "external-") {
+		os.Exit(externalEcho(os.Args[1], os.Args[2]))
+	}
 	// A -race binary sleeps 1 s before a zero exit (atexit_sleep_ms); the
 	// servers this binary starts need not.
 	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))

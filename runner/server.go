@@ -49,6 +49,11 @@ type serverProc struct {
 
 	stdoutDone chan struct{}  // closed once stdout has ended
 	stats      *servers.Stats // the stats line it printed as it exited; valid after stdoutDone
+
+	// group: the process leads a process group of its own (an external
+	// server), signalled as a whole; a death by the runner's SIGTERM is
+	// then a clean stop (the signal's default action).
+	group bool
 }
 
 // startServer starts bin with args, pins it to mask (if any) and waits
@@ -158,7 +163,7 @@ func (p *serverProc) exited() bool {
 
 // kill ends the process at once and reaps it.
 func (p *serverProc) kill() {
-	_ = p.cmd.Process.Kill()
+	p.signal(syscall.SIGKILL)
 	<-p.done
 }
 
@@ -169,12 +174,15 @@ func (p *serverProc) stop(grace time.Duration) (results.Exit, string) {
 	if p.exited() {
 		return results.ExitCrash, p.detail()
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	p.signal(syscall.SIGTERM)
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	select {
 	case <-p.done:
-		if p.err == nil {
+		if p.group {
+			p.signal(syscall.SIGKILL) // what its command left behind (e.g. a shell's children)
+		}
+		if p.err == nil || (p.group && diedOf(p.err, syscall.SIGTERM)) {
 			return results.ExitClean, ""
 		}
 		return results.ExitCrash, p.detail()
@@ -233,4 +241,14 @@ func (t *tail) String() string {
 		return "no stderr output"
 	}
 	return s
+}
+
+// diedOf reports whether a process's Wait error says it was killed by sig.
+func diedOf(err error, sig syscall.Signal) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == sig
 }

@@ -28,6 +28,9 @@ type Suite struct {
 	Defaults Settings
 	// Scenarios run in this order.
 	Scenarios []Scenario
+	// External are servers archbench does not build that the suite runs
+	// next to the architectures (see External).
+	External []External
 
 	// File is where the suite was read from ("quick.yaml" for an embedded
 	// suite, the path for a user's file); it prefixes every error.

@@ -99,6 +99,7 @@ type (
 		Budget      *time.Duration `yaml:"budget"`
 		Defaults    sectionsFile   `yaml:"defaults"`
 		Scenarios   []scenarioFile `yaml:"scenarios"`
+		External    []External     `yaml:"external"`
 	}
 	scenarioFile struct {
 		Name         string     `yaml:"name"`
@@ -145,7 +146,7 @@ func Parse(file string, data []byte) (*Suite, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w %s: more than one YAML document; want one suite per file", ErrSyntax, file)
 	}
-	s := &Suite{File: file, Name: f.Name, Description: f.Description}
+	s := &Suite{File: file, Name: f.Name, Description: f.Description, External: f.External}
 	if f.Budget != nil {
 		if *f.Budget <= 0 {
 			return nil, fmt.Errorf("%w %s: budget %v: want a positive duration such as 4m30s (leave it out for a fixed number of repetitions)", ErrSyntax, file, *f.Budget)
@@ -221,6 +222,7 @@ var sections = map[string]reflect.Type{
 	"a scenario": reflect.TypeOf(scenarioFile{}),
 	"defaults":   reflect.TypeOf(sectionsFile{}),
 	"rate_sweep": reflect.TypeOf(RateSweep{}),
+	"external":   reflect.TypeOf(External{}),
 }
 
 // syntaxError rewrites yaml's type errors to name the file, the line and,
@@ -275,6 +277,12 @@ type Env struct {
 	// hard limit; 0 = do not check). Both the server and the generator hold
 	// one descriptor per connection.
 	MaxFDs uint64
+	// Externals are the names of external servers given outside the file
+	// (--external); a scenario's archs may name them.
+	Externals []string
+	// Baseline reports whether name is a shipped baseline, which an
+	// external entry may name without a command (nil = do not check).
+	Baseline func(name string) bool
 }
 
 // MaxSweepSteps bounds a rate sweep's steps.
@@ -306,6 +314,20 @@ func (s *Suite) Validate(env Env) error {
 	if len(s.Scenarios) == 0 {
 		bad(nil, "no scenarios")
 	}
+	extSeen := map[string]bool{}
+	for _, x := range s.External {
+		switch {
+		case !nameRE.MatchString(x.Name):
+			bad(nil, "external name %q: use a-z, 0-9, '.', '_' and '-'", x.Name)
+		case extSeen[x.Name]:
+			bad(nil, "external %q listed twice", x.Name)
+		case slices.Contains(env.Archs, x.Name) && !slices.Contains(env.Externals, x.Name):
+			bad(nil, "external %q has the name of a built-in architecture: choose another", x.Name)
+		case x.Command == "" && env.Baseline != nil && !env.Baseline(x.Name):
+			bad(nil, "external %q has no command and is not a shipped baseline: give its command", x.Name)
+		}
+		extSeen[x.Name] = true
+	}
 	seen := map[string]bool{}
 	for i := range s.Scenarios {
 		sc := &s.Scenarios[i]
@@ -322,7 +344,7 @@ func (s *Suite) Validate(env Env) error {
 			bad(sc, "missing description: say what the scenario shows")
 		}
 		for _, a := range sc.Archs {
-			if !slices.Contains(env.Archs, a) {
+			if !slices.Contains(env.Archs, a) && !extSeen[a] && !slices.Contains(env.Externals, a) {
 				bad(sc, "unknown architecture %q (known: %s)", a, strings.Join(env.Archs, ", "))
 			} else if !sc.AppliesTo(a) {
 				bad(sc, "architecture %q does not speak the scenario's protocol %q", a, cmp.Or(sc.Load.Protocol, "byte protocol"))

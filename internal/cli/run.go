@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"archbench/baselines"
 	"archbench/loadgen"
 	"archbench/report"
 	"archbench/results"
@@ -32,7 +33,7 @@ func init() {
 const runsDir = "results/runs"
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--budget D [--min-reps N] [--max-reps N] | --reps N] [--seed N] [--out DIR [--force]] [--server-cpus LIST] [--client-cpus LIST] [--slo D] [--threshold EXPR]...", stderr)
+	fs := newFlags("run", "[--suite quick|full|FILE] [--arch a,b,...] [--external NAME=COMMAND]... [--budget D [--min-reps N] [--max-reps N] | --reps N] [--seed N] [--out DIR [--force]] [--server-cpus LIST] [--client-cpus LIST] [--slo D] [--threshold EXPR]...", stderr)
 	var (
 		suiteName, archList, out, serverCPUs, clientCPUs string
 		reps, minReps, maxReps                           int
@@ -40,6 +41,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		slo, budget                                      time.Duration
 		thresholds                                       []loadgen.Threshold
 		force                                            bool
+		externals                                        []scenarios.External
 	)
 	fs.StringVar(&suiteName, "suite", scenarios.DefaultSuite, "embedded suite ("+strings.Join(scenarios.Names(), ", ")+") or a YAML file")
 	fs.StringVar(&archList, "arch", "", "comma-separated architectures (default: all, see archbench list)")
@@ -54,6 +56,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fs.StringVar(&clientCPUs, "client-cpus", "", "pin the load generator to these CPUs, e.g. 1 (default unpinned)")
 	fs.DurationVar(&slo, "slo", results.DefaultSLO, "p99 objective of a rate sweep's knee (the highest rate whose p99 stays under it)")
 	fs.Var(thresholdsFlag{&thresholds}, "threshold", thresholdHelp)
+	fs.Var(externalFlag{&externals}, "external", externalHelp)
 	if err := parse(fs, args); err != nil {
 		return helpOK(err)
 	}
@@ -99,8 +102,26 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usagef("run: --suite: %v", err)
 	}
-	if err := suite.Validate(scenarios.Env{Archs: servers.Names(), MaxFDs: runner.FDLimit()}); err != nil {
+	var extNames []string
+	for _, x := range externals {
+		extNames = append(extNames, x.Name)
+	}
+	if err := suite.Validate(scenarios.Env{Archs: servers.Names(), MaxFDs: runner.FDLimit(), Externals: extNames, Baseline: baselines.Is}); err != nil {
 		return usagef("run: %v", err)
+	}
+	ext, err := externalServers(suite, externals)
+	if err != nil {
+		return err
+	}
+	if archList == "" {
+		if named := suiteArchs(suite); named != nil {
+			archs = named // every scenario names its servers: run just those
+		}
+	}
+	for _, x := range ext {
+		if !slices.Contains(archs, x.Name) {
+			archs = append(archs, x.Name)
+		}
 	}
 	// The design: --reps alone is a fixed one; --budget, or else the
 	// suite's budget, makes the run adaptive with --reps or --min-reps as
@@ -156,6 +177,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		ClientCPUs: cpus[1],
 		SLO:        slo,
 		Progress:   stderr,
+		External:   ext,
 	})
 	if run == nil {
 		return fmt.Errorf("run: %w", runErr)

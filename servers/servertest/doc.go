@@ -26,6 +26,19 @@
 // target's first framing: raw for most, line for the pools, so the pools'
 // accept paths are tested with their pools running.
 //
+// # Black-box cases and Conform
+//
+// The cases marked BlackBox (the data cases, concurrency, half-close and
+// reset) need nothing but the server's address. [Conform] runs them
+// against a server someone else runs ([Remote]: an address, the framing
+// and whether it is sequential), for `archbench conform` and for the
+// runner's check of external servers. It runs the same case functions as
+// [Run]: a case reports through [TB], a *testing.T under go test and a
+// small recorder outside it whose Fatal and Skip end the case's goroutine
+// as package testing does. In that mode a case's checks of the server's
+// own stats are skipped (a remote server's counts are not visible), and a
+// case that would set the server's config fails as not black-box.
+//
 // A case that a target's library cannot pass is skipped only when the
 // target lists a [servers.Defect] for that exact case name, and the skip
 // message names the defect and its upstream reference. Cases that need two

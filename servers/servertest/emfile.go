@@ -16,7 +16,7 @@ import (
 // case alone.
 func (e *env) startChild(noFile uint64) *testkit.Child {
 	e.t.Helper()
-	return testkit.StartChild(e.t, noFile, func(func(string, ...any)) (servers.Server, string, error) {
+	return testkit.StartChild(e.tt, noFile, func(func(string, ...any)) (servers.Server, string, error) {
 		cfg := e.config(nil)
 		cfg.Logger = newLogger(os.Stderr)
 		srv, err := e.target.New(cfg)

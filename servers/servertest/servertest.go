@@ -44,25 +44,29 @@ type Case struct {
 	// FramingFree cases do not depend on the framing (no data, or only the
 	// accept path); they run with the target's first framing only.
 	FramingFree bool
-	run         func(e *env)
+	// BlackBox cases need nothing but the server's address: no setting of
+	// its own, no stats, log or process. Conform runs them against any
+	// running server.
+	BlackBox bool
+	run      func(e *env)
 }
 
 // Cases lists the conformance cases in the order Run runs them.
 func Cases() []Case { return append([]Case(nil), cases...) }
 
 var cases = []Case{
-	{Name: "ASCII", run: testASCII},
-	{Name: "Binary", run: testBinary},
-	{Name: "UTF8Whole", run: testUTF8Whole},
-	{Name: "UTF8SplitWrites", run: testUTF8SplitWrites},
-	{Name: "InvalidUTF8", run: testInvalidUTF8},
-	{Name: "LengthChanging", run: testLengthChanging},
-	{Name: "Stream1MiB", run: func(e *env) { testStream(e, 1<<20) }},
-	{Name: "Stream16MiB", run: func(e *env) { testStream(e, 16<<20) }},
-	{Name: "Pipelined10k", run: testPipelined},
-	{Name: "Concurrent64", run: testConcurrent},
-	{Name: "HalfCloseFlush", run: testHalfCloseFlush},
-	{Name: "ResetMidReply", run: testResetMidReply},
+	{Name: "ASCII", BlackBox: true, run: testASCII},
+	{Name: "Binary", BlackBox: true, run: testBinary},
+	{Name: "UTF8Whole", BlackBox: true, run: testUTF8Whole},
+	{Name: "UTF8SplitWrites", BlackBox: true, run: testUTF8SplitWrites},
+	{Name: "InvalidUTF8", BlackBox: true, run: testInvalidUTF8},
+	{Name: "LengthChanging", BlackBox: true, run: testLengthChanging},
+	{Name: "Stream1MiB", BlackBox: true, run: func(e *env) { testStream(e, 1<<20) }},
+	{Name: "Stream16MiB", BlackBox: true, run: func(e *env) { testStream(e, 16<<20) }},
+	{Name: "Pipelined10k", BlackBox: true, run: testPipelined},
+	{Name: "Concurrent64", BlackBox: true, run: testConcurrent},
+	{Name: "HalfCloseFlush", BlackBox: true, run: testHalfCloseFlush},
+	{Name: "ResetMidReply", BlackBox: true, run: testResetMidReply},
 	{Name: "ConnectCloseFlood", FramingFree: true, run: testConnectCloseFlood},
 	{Name: "WriterNotReading", run: testWriterNotReading},
 	{Name: "Oversized", run: testOversized},
@@ -144,7 +148,9 @@ func Run(t *testing.T, target Target, base servers.Config) {
 					if c.FramingFree && i > 0 {
 						t.Skipf("does not depend on the framing; runs with %s framing", framings[0])
 					}
-					c.run(newEnv(t, target, cfg, seed, c.Name))
+					e := newEnv(t, target, cfg, seed, c.Name)
+					e.tt, e.short = t, testing.Short()
+					c.run(e)
 				})
 			}
 		})
@@ -165,9 +171,32 @@ func suiteSeed(t *testing.T) uint64 {
 	return v
 }
 
+// TB is what a case reports through: a *testing.T under go test, a
+// conform case outside it. Fatal, FailNow-like and Skip calls end the
+// case's goroutine (runtime.Goexit), as package testing does.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Failed() bool
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	Skipf(format string, args ...any)
+}
+
 // env is one running case: its test, random source and deadline.
 type env struct {
-	t        *testing.T
+	t TB
+	// tt is t as a *testing.T under go test (nil in conform): the cases
+	// that control the server's process need its subtests and children.
+	tt *testing.T
+	// short is go test's -short, or conform's Short: long cases are skipped.
+	short bool
+	// remote is the address of a server someone else runs (conform); nil
+	// under go test, where every case starts its own.
+	remote   net.Addr
 	target   Target
 	base     servers.Config
 	f        protocol.Framing
@@ -178,7 +207,7 @@ type env struct {
 
 // newEnv prepares case name; its random data depends on the seed, the case
 // and the framing only, so every architecture gets the same bytes.
-func newEnv(t *testing.T, target Target, base servers.Config, seed uint64, name string) *env {
+func newEnv(t TB, target Target, base servers.Config, seed uint64, name string) *env {
 	h := fnv.New64a()
 	fmt.Fprintf(h, "%s/%s", name, base.Framing)
 	e := &env{
@@ -201,11 +230,21 @@ func newEnv(t *testing.T, target Target, base servers.Config, seed uint64, name 
 // subRNG derives an independent random source, e.g. for a goroutine.
 func (e *env) subRNG() *rand.Rand { return rand.New(rand.NewPCG(e.rng.Uint64(), e.rng.Uint64())) }
 
-// server is a started server under test.
+// server is a started server under test: one this process runs
+// (Server set), or a remote one (conform) known by its address alone.
 type server struct {
 	servers.Server
-	cfg servers.Config
-	log *testkit.LogBuf
+	cfg    servers.Config
+	log    *testkit.LogBuf
+	remote net.Addr
+}
+
+// Addr is the server's address.
+func (s *server) Addr() net.Addr {
+	if s.remote != nil {
+		return s.remote
+	}
+	return s.Server.Addr()
 }
 
 // config is the case's base config on TCP 127.0.0.1:0, adjusted by tweak.
@@ -222,6 +261,12 @@ func (e *env) config(tweak func(*servers.Config)) servers.Config {
 // buffer that is shown if the case fails.
 func (e *env) build(tweak func(*servers.Config)) *server {
 	e.t.Helper()
+	if e.remote != nil {
+		if tweak != nil {
+			e.t.Fatalf("servertest: this case sets the server's config; it is not black-box")
+		}
+		return &server{remote: e.remote}
+	}
 	cfg := e.config(tweak)
 	logs := &testkit.LogBuf{}
 	cfg.Logger = newLogger(logs)
@@ -260,6 +305,9 @@ func newLogger(w io.Writer) *slog.Logger {
 func (e *env) start(tweak func(*servers.Config)) *server {
 	e.t.Helper()
 	srv := e.build(tweak)
+	if srv.remote != nil {
+		return srv
+	}
 	e.t.Cleanup(func() {
 		select {
 		case <-srv.Done():
@@ -343,6 +391,9 @@ func (e *env) eventually(max time.Duration, cond func() bool) bool {
 // requireActive waits until srv reports n active connections.
 func (e *env) requireActive(srv *server, n int64, max time.Duration) {
 	e.t.Helper()
+	if srv.remote != nil {
+		return // a remote server's count is not ours to see
+	}
 	if !e.eventually(max, func() bool { return srv.Stats().Active == n }) {
 		e.t.Fatalf("Stats().Active = %d after %v, want %d (stats %+v)", srv.Stats().Active, max, n, srv.Stats())
 	}
