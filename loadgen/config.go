@@ -28,8 +28,9 @@ const (
 // is adding a field here (doc, default in WithDefaults, check in Validate)
 // and the code that uses it.
 type Config struct {
-	// Network is "tcp" (default), "tcp6" or "unix"; it must match the server.
-	Network string `json:"network,omitempty" help:"tcp, tcp6 or unix (must match the server)"`
+	// Network is "tcp" (default), "tcp6", "unix", "udp" or "udp6"; it must
+	// match the server. Over udp a datagram is a message (see udp.go).
+	Network string `json:"network,omitempty" help:"tcp, tcp6, unix, udp or udp6 (must match the server)"`
 	// Addr is the server's address (host:port, or a socket path for unix).
 	Addr string `json:"addr" help:"server address: host:port, or a socket path for unix"`
 	// Framing must match the server's (default raw).
@@ -73,6 +74,12 @@ type Config struct {
 	// verified reply, close (see churn.go). Latency includes the connect;
 	// Conns is the number of concurrent clients. Closed loop, depth 1.
 	Churn bool `json:"churn,omitempty" help:"a new connection per message (closed loop, depth 1)"`
+
+	// Retry (network udp or udp6 only) is the textbook client's
+	// retransmission policy, "100ms,x2,2s": initial timeout, factor, give-up
+	// time (see Retry). Zero (the default) sends each request once and
+	// counts it lost after Timeout.
+	Retry Retry `json:"retry,omitempty" help:"udp: resend an unanswered request after INITIAL, waits growing xFACTOR, fail it (server_down) past GIVEUP, e.g. 100ms,x2,2s (default off)"`
 }
 
 // Defaults for Config's zero values.
@@ -132,8 +139,12 @@ func (c Config) Validate() error {
 	}
 	switch c.Network {
 	case "", "tcp", "tcp6", "unix":
+	case "udp", "udp6":
+		if err := c.validateUDP(); err != nil {
+			return bad("%v", err)
+		}
 	default:
-		return bad("network %q: want tcp, tcp6 or unix", c.Network)
+		return bad("network %q: want tcp, tcp6, unix, udp or udp6", c.Network)
 	}
 	if c.Addr == "" {
 		return bad("no server address")
@@ -173,6 +184,9 @@ func (c Config) Validate() error {
 	}
 	if c.Churn && (c.Rate > 0 || c.Depth > 1) {
 		return bad("churn is a closed loop of one message per connection: no rate, depth 1")
+	}
+	if !isUDP(c.Network) && !c.Retry.IsZero() {
+		return bad("retry applies to network udp or udp6 only")
 	}
 	return nil
 }

@@ -151,6 +151,48 @@
 //	                        held (still open at the end), errors (connect: not
 //	                        connected in time; short_read: closed by the server;
 //	                        read: reset; mismatch: the server sent bytes unasked)
+//	udp           object  only in a UDP run (config.network udp or udp6), see
+//	                        "UDP" below. Requests are measured by when they
+//	                        were first sent (due, open loop), so that
+//	                        sent = answered + lost + mismatched + unanswered:
+//	  udp.sent        int   requests sent once or more (retransmissions not
+//	                        counted here)
+//	  udp.answered    int   replies verified in time (= requests)
+//	  udp.lost        int   requests with no reply within config.timeout, or
+//	                        with config.retry past its give-up time; in
+//	                        latency_us at that age
+//	  udp.duplicated  int   replies to a request already answered
+//	  udp.reordered   int   verified replies to a request older than one
+//	                        already answered on the same socket
+//	  udp.late        int   replies to a request already counted lost
+//	  udp.mismatched  int   replies that are not the transform of a request
+//	                        (= errors.mismatch)
+//	  udp.retransmissions int  config.retry: requests sent again
+//	  udp.give_ups    int   config.retry: requests failed past the give-up
+//	                        time (= errors.server_down)
+//	  udp.jitter_us   float RFC 3550 §6.4.1 jitter of the RTTs (J += (|D|-J)/16,
+//	                        D the difference of consecutive RTTs), per socket,
+//	                        averaged over sockets with two replies or more
+//	  udp.rcvbuf      int   receive buffer the kernel granted each client socket
+//	  udp.client_drops int  datagrams the kernel dropped at the client sockets'
+//	                        full receive queues (/proc/net/udp drops column of
+//	                        their ports, measured start to end); absent if
+//	                        unreadable
+//	  udp.server_drops int  the same at the server's sockets, from the server's
+//	                        stats: set by the runner (absent from archbench
+//	                        load alone)
+//	series[].sent, lost, duplicated, reordered, late  UDP runs: per second
+//	                        (absent when zero)
+//
+// In a UDP run errors also has refused (ICMP port unreachable, seen as
+// ECONNREFUSED on the connected client socket) and server_down (config.retry
+// give-ups); a lost request without retry counts as timeout. conns is the
+// number of client sockets, each its own port (connects = conns), depth the
+// requests each keeps in flight in the closed loop, and config.retry is
+// "INITIAL,xFACTOR,GIVEUP" ("100ms,x2,2s"; "" = off): a request unanswered
+// after INITIAL is sent again, each wait FACTOR times the previous, until
+// GIVEUP after its first send; latency runs from the first send (open loop:
+// its due time).
 //
 // A churn run (config.churn true) has the same fields: requests and rps
 // count connections (one message each), latency runs from the start of the

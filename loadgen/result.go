@@ -16,6 +16,13 @@ const (
 	ErrMismatch  = "mismatch"   // a reply byte differs from the transform
 )
 
+// Error kinds of UDP runs (Config.Network udp or udp6), also keys of
+// Result.Errors, present in every UDP result.
+const (
+	ErrRefused    = "refused"     // ICMP port unreachable: ECONNREFUSED on a connected UDP socket
+	ErrServerDown = "server_down" // retry mode: a request unanswered past the give-up time
+)
+
 // Result is one load run, measured after the warm-up. Its JSON form is the
 // stable schema documented in loadgen/doc.go.
 type Result struct {
@@ -84,6 +91,10 @@ type Result struct {
 	// (Config.SlowConns, Config.IdleConns); nil without them. Their
 	// errors are counted here, not in Errors.
 	Side *SideResult `json:"side,omitempty"`
+
+	// UDP is what a UDP run measured besides the fields above (loss,
+	// duplicates, reordering, jitter, drop counters); nil over TCP.
+	UDP *UDPResult `json:"udp,omitempty"`
 }
 
 // LatencyUS is a latency summary in microseconds.
@@ -106,4 +117,11 @@ type Second struct {
 	RPS      float64 `json:"rps"`
 	P99      float64 `json:"p99_us"`
 	Errors   int64   `json:"errors"`
+	// UDP runs only: requests sent (by send time), lost (by when given
+	// up), and replies duplicated, reordered and late in this second.
+	Sent       int64 `json:"sent,omitempty"`
+	Lost       int64 `json:"lost,omitempty"`
+	Duplicated int64 `json:"duplicated,omitempty"`
+	Reordered  int64 `json:"reordered,omitempty"`
+	Late       int64 `json:"late,omitempty"`
 }
