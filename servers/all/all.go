@@ -22,6 +22,7 @@ import (
 	"archbench/servers/reuseport"
 	"archbench/servers/selectsrv"
 	"archbench/servers/sequential"
+	"archbench/servers/udploop"
 	"archbench/servers/workerpool"
 )
 
@@ -39,6 +40,7 @@ var archs = []servers.Arch{
 	gnetsrv.Arch,
 	gnetpool.Arch,
 	eviosrv.Arch,
+	udploop.Arch,
 }
 
 func init() { servers.SetOrder(archs) }
