@@ -94,6 +94,9 @@ type Target struct {
 	Networks []string
 }
 
+// nets is the networks target serves.
+func (target Target) nets() []string { return servers.Arch{Networks: target.Networks}.Nets() }
+
 // serves reports whether target serves network.
 func (target Target) serves(network string) bool {
 	return servers.Arch{Networks: target.Networks}.Serves(network)
@@ -120,7 +123,7 @@ func Run(t *testing.T, target Target, base servers.Config) {
 		t.Fatalf("servertest: a target needs a name and a constructor")
 	}
 	if !target.serves("tcp") {
-		t.Skipf("%s serves %v, not tcp: the stream suite does not apply", target.Name, target.Networks)
+		t.Skipf("%s serves %v, not tcp: the stream suite does not apply", target.Name, target.nets())
 	}
 	framings := target.Framings
 	if framings == nil {
