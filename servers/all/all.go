@@ -23,6 +23,8 @@ import (
 	"archbench/servers/selectsrv"
 	"archbench/servers/sequential"
 	"archbench/servers/udploop"
+	"archbench/servers/udpreuseport"
+	"archbench/servers/udpworkers"
 	"archbench/servers/workerpool"
 )
 
@@ -41,6 +43,8 @@ var archs = []servers.Arch{
 	gnetpool.Arch,
 	eviosrv.Arch,
 	udploop.Arch,
+	udpworkers.Arch,
+	udpreuseport.Arch,
 }
 
 func init() { servers.SetOrder(archs) }

@@ -27,6 +27,9 @@ type Plan struct {
 	// SO_REUSEPORT and the kernel spreads datagrams over them by the
 	// sender's address and port.
 	Sockets int
+	// ReusePort binds with SO_REUSEPORT even a single socket (after the
+	// exclusive probe), as udp-reuseport does with --loops 1.
+	ReusePort bool
 	// Readers is the number of goroutines reading each socket.
 	Readers int
 	// Serve is the loop each reader runs until the server stops; nil is
@@ -81,7 +84,7 @@ func (s *Server) Start() error {
 		return servers.ErrClosed
 	}
 	s.started = true
-	conns, err := Listen(s.Cfg, s.plan.Sockets)
+	conns, err := Listen(s.Cfg, s.plan.Sockets, s.plan.ReusePort || s.plan.Sockets > 1)
 	if err != nil {
 		s.closed = true
 		s.Stop(nil)
@@ -255,14 +258,14 @@ func (s *Server) drops(conns []*net.UDPConn) (int64, error) {
 	return Drops(conns[0].LocalAddr().(*net.UDPAddr).AddrPort())
 }
 
-// Listen binds cfg's udp or udp6 address with n sockets: one plainly, or n
-// sharing the address with SO_REUSEPORT. Before a group binds, an exclusive
+// Listen binds cfg's udp or udp6 address with n sockets: one plainly, or,
+// with reusePort, n sharing the address with SO_REUSEPORT. Before a group binds, an exclusive
 // bind of the same address proves nobody else holds it (a socket of
 // another process with SO_REUSEPORT would otherwise let the group join it
 // and share its datagrams); with port 0 that bind picks the port.
-func Listen(cfg servers.Config, n int) ([]*net.UDPConn, error) {
+func Listen(cfg servers.Config, n int, reusePort bool) ([]*net.UDPConn, error) {
 	addr := cfg.Addr
-	if n > 1 {
+	if reusePort {
 		probe, err := bind(cfg, addr, false)
 		if err != nil {
 			return nil, fmt.Errorf("servers: udp address %s is taken (refusing to share it with SO_REUSEPORT): %w", addr, err)
@@ -272,7 +275,7 @@ func Listen(cfg servers.Config, n int) ([]*net.UDPConn, error) {
 	}
 	var conns []*net.UDPConn
 	for range n {
-		c, err := bind(cfg, addr, n > 1)
+		c, err := bind(cfg, addr, reusePort)
 		if err != nil {
 			for _, c := range conns {
 				c.Close()

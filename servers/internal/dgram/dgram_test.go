@@ -67,7 +67,7 @@ func TestTruncatedCounted(t *testing.T) {
 func TestDropsCounted(t *testing.T) {
 	cfg := servers.DefaultConfig()
 	cfg.Network, cfg.Addr, cfg.Rcvbuf = "udp", "127.0.0.1:0", 4096
-	conns, err := Listen(cfg, 1)
+	conns, err := Listen(cfg, 1, false)
 	if err != nil {
 		t.Fatal(err)
 	}
