@@ -23,6 +23,7 @@ import (
 	"archbench/servers/selectsrv"
 	"archbench/servers/sequential"
 	"archbench/servers/udploop"
+	"archbench/servers/udpmmsg"
 	"archbench/servers/udpreuseport"
 	"archbench/servers/udpworkers"
 	"archbench/servers/workerpool"
@@ -45,6 +46,7 @@ var archs = []servers.Arch{
 	udploop.Arch,
 	udpworkers.Arch,
 	udpreuseport.Arch,
+	udpmmsg.Arch,
 }
 
 func init() { servers.SetOrder(archs) }
