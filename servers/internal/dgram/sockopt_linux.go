@@ -43,10 +43,14 @@ func Buffers(c *net.UDPConn) (rcvbuf, sndbuf int) {
 	if err != nil {
 		return 0, 0
 	}
-	_ = rc.Control(func(fd uintptr) {
-		rcvbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF)
-		sndbuf, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF)
-	})
+	_ = rc.Control(func(fd uintptr) { rcvbuf, sndbuf = BuffersFD(int(fd)) })
+	return rcvbuf, sndbuf
+}
+
+// BuffersFD is Buffers of a socket descriptor.
+func BuffersFD(fd int) (rcvbuf, sndbuf int) {
+	rcvbuf, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF)
+	sndbuf, _ = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
 	return rcvbuf, sndbuf
 }
 

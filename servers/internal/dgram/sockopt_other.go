@@ -29,5 +29,8 @@ func setOptions(fd uintptr, rcvbuf, sndbuf int, reusePort bool) error {
 // Buffers is Linux-only here.
 func Buffers(c *net.UDPConn) (rcvbuf, sndbuf int) { return 0, 0 }
 
+// BuffersFD is Linux-only here.
+func BuffersFD(fd int) (rcvbuf, sndbuf int) { return 0, 0 }
+
 // Drops reads /proc/net/udp, which only Linux has.
 func Drops(addr netip.AddrPort) (int64, error) { return 0, errors.ErrUnsupported }
