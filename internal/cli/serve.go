@@ -33,6 +33,7 @@ func runList(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, a := range servers.Archs() {
 		fmt.Fprintf(stdout, "%-12s %s\n", a.Name, a.Summary)
+		fmt.Fprintf(stdout, "%-12s   networks: %s\n", "", strings.Join(a.Nets(), ", "))
 		for _, d := range a.Defects {
 			fmt.Fprintf(stdout, "%-12s   known defect (%s): %s [%s]\n", "", d.Case, d.Reason, d.Upstream)
 		}
@@ -72,6 +73,9 @@ func serveFlags(args []string, stderr io.Writer) (arch servers.Arch, cfg servers
 	}
 	if err := cfg.Validate(); err != nil {
 		return arch, cfg, level, usagef("serve: %v", err)
+	}
+	if err := arch.CheckNetwork(cfg.Network); err != nil {
+		return arch, cfg, level, usagef("serve: %v: use --network %s", err, arch.Nets()[0])
 	}
 	return arch, cfg, level, nil
 }

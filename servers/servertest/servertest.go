@@ -88,12 +88,24 @@ type Target struct {
 	// Framings are the framings the target serves with its own code, in
 	// the order to run them; nil means raw, line and length.
 	Framings []protocol.Framing
+	// Networks the target serves; nil means tcp, tcp6 and unix (see
+	// servers.Arch.Networks). Run skips a target without tcp, RunUDP one
+	// without udp.
+	Networks []string
+}
+
+// nets is the networks target serves.
+func (target Target) nets() []string { return servers.Arch{Networks: target.Networks}.Nets() }
+
+// serves reports whether target serves network.
+func (target Target) serves(network string) bool {
+	return servers.Arch{Networks: target.Networks}.Serves(network)
 }
 
 // TargetOf is the target of an architecture: its constructor (with
 // servers' validation and defaults), defects and framings.
 func TargetOf(a servers.Arch) Target {
-	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings}
+	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings, Networks: a.Networks}
 }
 
 // Run runs every conformance case against target as subtests of t named
@@ -109,6 +121,9 @@ func Run(t *testing.T, target Target, base servers.Config) {
 	t.Helper()
 	if target.Name == "" || target.New == nil {
 		t.Fatalf("servertest: a target needs a name and a constructor")
+	}
+	if !target.serves("tcp") {
+		t.Skipf("%s serves %v, not tcp: the stream suite does not apply", target.Name, target.nets())
 	}
 	framings := target.Framings
 	if framings == nil {
