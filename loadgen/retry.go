@@ -33,7 +33,7 @@ func ParseRetry(s string) (Retry, error) {
 		return Retry{}, nil
 	}
 	bad := func(why string) (Retry, error) {
-		return Retry{}, fmt.Errorf("retry %q: %s; want INITIAL,xFACTOR,GIVEUP such as 100ms,x2,2s (or off)", s, why)
+		return Retry{}, fmt.Errorf("%s; want INITIAL,xFACTOR,GIVEUP such as 100ms,x2,2s (or off)", why)
 	}
 	parts := strings.Split(s, ",")
 	if len(parts) != 3 {

@@ -479,6 +479,7 @@ func (lp *udpLoop) sendDue(now int64) {
 func (lp *udpLoop) refill(i int32, now int64) {
 	s := &lp.socks[i]
 	for s.inflight < lp.cfg.Depth && now < lp.timing.end {
+		now = lp.now() // latency runs from this send
 		if !lp.send(i, now, now) {
 			if !s.filling {
 				s.filling = true
@@ -616,6 +617,7 @@ func (lp *udpLoop) read(i int32, now int64) {
 			lp.count(kRead, now)
 			return
 		}
+		now = lp.now()
 		lp.match(i, s, lp.buf[:n], now)
 	}
 }
