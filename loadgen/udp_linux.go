@@ -116,6 +116,9 @@ type udpLoop struct {
 	evs     []unix.EpollEvent
 	buf     []byte
 	waitFor unix.Timespec
+	// rawBlock: block in epoll_pwait2 as a raw system call, keeping this
+	// loop's P (see takeRawSlot).
+	rawBlock bool
 
 	// Open loop: socket gidx[slot]'s period-th request is due at nextSend.
 	open     bool
@@ -368,6 +371,9 @@ func (lp *udpLoop) intended() int64 {
 func (lp *udpLoop) loop(measuring func()) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if lp.rawBlock = takeRawSlot(); lp.rawBlock { // as the TCP loops (eventloop_linux.go)
+		defer rawSlots.Add(-1)
+	}
 	tm := lp.timing
 	now := lp.now()
 	if !lp.open {
@@ -424,8 +430,21 @@ func (lp *udpLoop) loop(measuring func()) {
 
 // wait blocks in epoll until an event or d ns have passed.
 func (lp *udpLoop) wait(d int64) int {
+	if d <= 0 {
+		n, errno := pollNow(lp.epfd, lp.evs)
+		if errno != 0 || n < 0 {
+			return 0
+		}
+		return n
+	}
 	lp.waitFor = unix.NsecToTimespec(d)
-	n, errno := pollWait(lp.epfd, lp.evs, &lp.waitFor)
+	var n int
+	var errno unix.Errno
+	if lp.rawBlock {
+		n, errno = pollWaitRaw(lp.epfd, lp.evs, &lp.waitFor)
+	} else {
+		n, errno = pollWait(lp.epfd, lp.evs, &lp.waitFor)
+	}
 	if errno == unix.ENOSYS {
 		var err error
 		n, err = unix.EpollWait(lp.epfd, lp.evs, int((d+999_999)/1_000_000))
@@ -434,8 +453,8 @@ func (lp *udpLoop) wait(d int64) int {
 		}
 		return n
 	}
-	if errno != 0 {
-		return 0
+	if errno != 0 || n < 0 {
+		return 0 // EINTR (the runtime's preemption signal) and the like
 	}
 	return n
 }

@@ -478,6 +478,10 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask) (s results.Sam
 	died := p.exited()
 	s.Exit, s.ExitDetail = p.stop(o.StopGrace)
 	s.ServerStats = p.exitStats()
+	if st := s.ServerStats; res != nil && res.UDP != nil && st != nil && st.Drops != nil {
+		d := *st.Drops // over the server's life: this run, its warm-up included
+		res.UDP.ServerDrops = &d
+	}
 	s.Result = res
 	if j.step != nil && j.step.Fraction == 0 && res != nil {
 		*j.sat = res.RPS

@@ -85,8 +85,13 @@ func (r RateSweep) Fractions() []float64 {
 	return f
 }
 
-// AppliesTo reports whether the scenario runs on arch.
+// AppliesTo reports whether the scenario runs on arch: arch is listed in
+// Archs (or Archs is empty) and serves the scenario's network (an
+// architecture not registered in this process is not ruled out here).
 func (s Scenario) AppliesTo(arch string) bool {
+	if a, err := servers.Lookup(arch); err == nil && !a.Serves(s.Server.Network) {
+		return false
+	}
 	if len(s.Archs) == 0 {
 		return true
 	}
