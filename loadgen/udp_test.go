@@ -13,6 +13,8 @@ import (
 
 	"archbench/loadgen"
 	"archbench/protocol"
+	"archbench/servers"
+	_ "archbench/servers/udploop"
 )
 
 // udpTestServer is a small real UDP server for the generator's tests: it
@@ -231,4 +233,31 @@ func TestUDPConfigErrors(t *testing.T) {
 	cfg := base
 	cfg.Network, cfg.Size = "udp6", loadgen.MaxUDPSize6
 	assert.NoError(t, cfg.Validate())
+}
+
+// TestUDPDropsAccountForLossUDPLoop is the same against the textbook
+// server, udp-loop, with the smallest receive buffer the kernel grants: the
+// drops its stats report and the client sockets' account for the loss.
+func TestUDPDropsAccountForLossUDPLoop(t *testing.T) {
+	srv, err := servers.New("udp-loop", servers.Config{Network: "udp", Addr: "127.0.0.1:0", Rcvbuf: 1024})
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	cfg := loadgen.Config{Network: "udp", Addr: srv.Addr().String(), Conns: 16, Rate: 20000,
+		Duration: 600 * time.Millisecond, Timeout: 200 * time.Millisecond}
+	res, err := loadgen.Run(context.Background(), cfg)
+	require.NoError(t, err)
+	st := srv.Stats()
+	require.NotNil(t, st.Drops, "udp-loop reports its socket's drops")
+	u := res.UDP
+	u.ServerDrops = st.Drops
+	t.Logf("sent %d answered %d lost %d unanswered %d late %d; drops server %d client %d (rcvbuf granted %d)",
+		u.Sent, u.Answered, u.Lost, res.Unanswered, u.Late, *st.Drops, *u.ClientDrops, st.Rcvbuf)
+	require.Greater(t, u.Lost, int64(50), "the overload lost datagrams (else this test shows nothing)")
+	assert.GreaterOrEqual(t, float64(u.DropsAccounted()), 0.99*float64(u.Lost), "drop counters account for 99% of the loss")
+	assert.LessOrEqual(t, *st.Drops+*u.ClientDrops, u.Lost+res.Unanswered, "no more drops than requests unanswered")
 }

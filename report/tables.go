@@ -113,7 +113,9 @@ func Tables(r *results.Run) Document {
 	}
 	tables := results.Summarize(r)
 	for _, t := range tables {
-		d = append(d, scenarioTable(t, r.Reps))
+		tbl := scenarioTable(t, r.Reps)
+		addUDPColumns(r, t, tbl) // udp.go
+		d = append(d, tbl)
 	}
 	legend := Legend
 	if slices.ContainsFunc(tables, hasSyscalls) {
