@@ -397,7 +397,6 @@ func (lp *udpLoop) loop(measuring func()) {
 		} else if len(lp.fill) > 0 {
 			lp.refillAll(now)
 		}
-		lp.expire(now)
 		wake := min(tm.end, now+tickNs)
 		if lp.open {
 			wake = min(wake, lp.nextSend)
@@ -408,9 +407,17 @@ func (lp *udpLoop) loop(measuring func()) {
 			}
 		}
 		n := lp.wait(max(0, wake-lp.now()))
-		now = lp.now()
+		// Expire only up to when this pass started, and only if it read
+		// every ready socket dry: a reply that arrived by then has been
+		// read, so a request is never counted lost while its reply waits
+		// in the socket (after the generator itself was descheduled, say).
+		cutoff := lp.now()
+		drained := true
 		for _, ev := range lp.evs[:n] {
-			lp.read(ev.Fd, now)
+			drained = lp.read(ev.Fd) && drained
+		}
+		if drained {
+			lp.expire(cutoff)
 		}
 	}
 	now = min(lp.now(), tm.end)
@@ -618,15 +625,17 @@ func (lp *udpLoop) expire(now int64) {
 	}
 }
 
-// read reads and matches socket i's waiting datagrams.
-func (lp *udpLoop) read(i int32, now int64) {
+// read reads and matches socket i's waiting datagrams, at most
+// udpReadBurst of them; it reports whether it read the socket dry.
+func (lp *udpLoop) read(i int32) bool {
 	s := &lp.socks[i]
 	for range udpReadBurst {
 		n, errno := rawRead(s.fd, lp.buf)
+		now := lp.now()
 		switch errno {
 		case 0:
 		case unix.EAGAIN:
-			return
+			return true
 		case unix.ECONNREFUSED:
 			lp.countErr(&lp.u.refused, now)
 			continue
@@ -634,11 +643,11 @@ func (lp *udpLoop) read(i int32, now int64) {
 			continue
 		default:
 			lp.count(kRead, now)
-			return
+			return true
 		}
-		now = lp.now()
 		lp.match(i, s, lp.buf[:n], now)
 	}
+	return false
 }
 
 // match verifies one reply and settles its request.

@@ -24,6 +24,7 @@ func isUDP(sc results.Scenario) bool {
 type udpRow struct {
 	loss, srvDrops, cliDrops, jitter, retx, giveUps float64
 	lost, accounted                                 int64 // sums over the repetitions with both counters
+	late                                            int64 // replies after the timeout, summed
 	reps                                            int
 }
 
@@ -50,6 +51,7 @@ func udpRowOf(r *results.Run, scenario, arch string) (udpRow, bool) {
 		}
 		retx = append(retx, float64(u.Retransmissions))
 		gu = append(gu, float64(u.GiveUps))
+		row.late += u.Late
 		if a := u.DropsAccounted(); a >= 0 {
 			row.lost += u.Lost
 			row.accounted += a
@@ -151,7 +153,7 @@ func fmtPercent(p float64) string {
 func lossFigure(r *results.Run, g []results.Scenario, order []string, style map[string]int) *Figure {
 	var ss []series
 	var xs, ys []float64
-	var lost, accounted int64
+	var lost, accounted, late int64
 	relative := g[0].Sweep != nil
 	for _, a := range order {
 		s := series{name: a, style: style[a]}
@@ -167,6 +169,7 @@ func lossFigure(r *results.Run, g []results.Scenario, order []string, style map[
 			s.addPoint(x, u.loss, pointExtra{lo: math.NaN(), hi: math.NaN()})
 			lost += u.lost
 			accounted += u.accounted
+			late += u.late
 		}
 		if len(s.pts) > 0 {
 			ss = append(ss, s)
@@ -194,13 +197,14 @@ func lossFigure(r *results.Run, g []results.Scenario, order []string, style map[
 	caption := fmt.Sprintf("Loss (requests with no reply within the timeout, %% of those settled: answered, lost "+
 		"or mismatched, not those in flight at the end; median of the "+
 		"repetitions) against the offered rate, one line per architecture (scenarios %s; %s). "+
-		"Below saturation nothing is lost; past it the server's socket receive queue overflows and the "+
-		"kernel drops what does not fit, instead of slowing the sender down as TCP would.",
+		"Where the server falls behind (past its saturation, or while it is descheduled) its socket "+
+		"receive queue overflows and the kernel drops what does not fit, instead of slowing the sender "+
+		"down as TCP would.",
 		scenarioNames(g), settingsText(g[0], brief, rateSweep, 0))
 	if lost > 0 {
 		caption += fmt.Sprintf(" The drop counters of the server's and the client's sockets account for %.1f%% of "+
 			"the %s requests lost (over every step and repetition with both counters); the rest were lost "+
-			"elsewhere (or their replies came after the timeout).", 100*float64(accounted)/float64(lost), fmtCount(float64(lost)))
+			"elsewhere or answered after the timeout (late: %s).", 100*float64(accounted)/float64(lost), fmtCount(float64(lost)), fmtCount(float64(late)))
 	}
 	return &Figure{Title: c.title, Caption: strings.TrimSpace(caption), chart: c}
 }

@@ -96,6 +96,18 @@ func (o Options) withDefaults() (Options, error) {
 	if len(o.Archs) == 0 {
 		return o, fmt.Errorf("%w: no architectures", ErrOptions)
 	}
+	// Only the architectures some scenario applies to: a udp suite leaves
+	// the tcp-only ones out (and a tcp suite the udp-only ones).
+	var applies []string
+	for _, a := range o.Archs {
+		if slices.ContainsFunc(o.Suite.Scenarios, func(sc scenarios.Scenario) bool { return sc.AppliesTo(a) }) {
+			applies = append(applies, a)
+		}
+	}
+	if len(applies) == 0 {
+		return o, fmt.Errorf("%w: no scenario of the suite applies to %s (archbench list shows the networks each serves)", ErrOptions, strings.Join(o.Archs, ", "))
+	}
+	o.Archs = applies
 	if o.Reps < 0 {
 		return o, fmt.Errorf("%w: reps %d: want at least 1", ErrOptions, o.Reps)
 	}
