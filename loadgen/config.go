@@ -79,7 +79,7 @@ type Config struct {
 	// retransmission policy, "100ms,x2,2s": initial timeout, factor, give-up
 	// time (see Retry). Zero (the default) sends each request once and
 	// counts it lost after Timeout.
-	Retry Retry `json:"retry,omitempty" help:"udp: resend an unanswered request after INITIAL, waits growing xFACTOR, fail it (server_down) past GIVEUP, e.g. 100ms,x2,2s (default off)"`
+	Retry Retry `json:"retry,omitzero" help:"udp: resend an unanswered request after INITIAL, waits growing xFACTOR, fail it (server_down) past GIVEUP, e.g. 100ms,x2,2s (default off)"`
 }
 
 // Defaults for Config's zero values.

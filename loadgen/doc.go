@@ -235,7 +235,7 @@
 // give-ups); a lost request without retry counts as timeout. conns is the
 // number of client sockets, each its own port (connects = conns), depth the
 // requests each keeps in flight in the closed loop, and config.retry is
-// "INITIAL,xFACTOR,GIVEUP" ("100ms,x2,2s"; "" = off): a request unanswered
+// "INITIAL,xFACTOR,GIVEUP" ("100ms,x2,2s"; absent = off): a request unanswered
 // after INITIAL is sent again, each wait FACTOR times the previous, until
 // GIVEUP after its first send; latency runs from the first send (open loop:
 // its due time).
