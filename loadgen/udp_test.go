@@ -261,3 +261,32 @@ func TestUDPDropsAccountForLossUDPLoop(t *testing.T) {
 	assert.GreaterOrEqual(t, float64(u.DropsAccounted()), 0.99*float64(u.Lost), "drop counters account for 99% of the loss")
 	assert.LessOrEqual(t, *st.Drops+*u.ClientDrops, u.Lost+res.Unanswered, "no more drops than requests unanswered")
 }
+
+// TestUDPServerStops: a server that stops mid-run shows as refused (ICMP
+// port unreachable on loopback) and lost requests, and the run still ends
+// on time.
+func TestUDPServerStops(t *testing.T) {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		buf := make([]byte, 65536)
+		stopAt := time.Now().Add(150 * time.Millisecond)
+		for time.Now().Before(stopAt) {
+			_ = c.SetReadDeadline(stopAt)
+			n, from, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				break
+			}
+			_, _ = c.WriteToUDPAddrPort(protocol.AppendUpper(nil, buf[:n]), from)
+		}
+		c.Close() // the server stops
+	})
+	t.Cleanup(wg.Wait)
+	cfg := udpConfig(c.LocalAddr().(*net.UDPAddr).AddrPort())
+	cfg.Duration, cfg.Timeout = 600*time.Millisecond, 100*time.Millisecond
+	res := runOnTime(t, cfg)
+	assert.Positive(t, res.UDP.Answered, "served before it stopped")
+	assert.Positive(t, res.UDP.Lost, "then lost")
+	assert.Positive(t, res.Errors[loadgen.ErrRefused], "and refused")
+}
