@@ -109,6 +109,9 @@ func (c Config) Validate() error {
 			return fmt.Errorf("%s %d: must not be negative", f.name, f.v)
 		}
 	}
+	if c.Rcvbuf > 1<<30 || c.Sndbuf > 1<<30 {
+		return fmt.Errorf("rcvbuf %d, sndbuf %d: at most 1GiB each", c.Rcvbuf, c.Sndbuf)
+	}
 	if c.Workers > 1<<16 {
 		return fmt.Errorf("workers %d: at most 65536", c.Workers)
 	}
