@@ -78,7 +78,8 @@ type Stats struct {
 
 	// Datagram servers (network udp, udp6) also count:
 	//
-	// Datagrams received and Replies sent by the server's loops.
+	// Datagrams received and Replies sent by the server's loops (PerLoop
+	// then counts datagrams received by each reading goroutine).
 	Datagrams int64 `json:"datagrams,omitempty"`
 	Replies   int64 `json:"replies,omitempty"`
 	// Truncated datagrams (MSG_TRUNC: larger than the receive buffer);
