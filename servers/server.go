@@ -250,7 +250,8 @@ func New(name string, cfg Config) (Server, error) {
 }
 
 // Build validates cfg, fills in its defaults and builds a's server, as New
-// does for a registered name.
+// does for a registered name. The server gets its own stop signal (see
+// Config.Stopping), closed when it begins to stop.
 func (a Arch) Build(cfg Config) (Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -258,5 +259,7 @@ func (a Arch) Build(cfg Config) (Server, error) {
 	if err := a.CheckNetwork(cfg.Network); err != nil {
 		return nil, err
 	}
-	return a.New(cfg.withDefaults())
+	cfg = cfg.withDefaults()
+	cfg.stop = newStopSignal()
+	return a.New(cfg)
 }
