@@ -24,9 +24,9 @@ import (
 // made 40,000 connections in 4.2 s (~9,500/s) without one connect error,
 // leaving 32,600 sockets in TIME_WAIT, more than the range's 28,232 ports. Elsewhere a high rate would run
 // out of ports, which shows as connect errors (EADDRNOTAVAIL).
-func runChurn(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
+func runChurn(ctx context.Context, cfg Config, target *targets, ms *messageSet) (*Result, error) {
 	cfg.Loops = cfg.Conns // recorded in the result: one client goroutine per connection, no event loops
-	tm, series := newTiming(cfg), &seconds{cfg: cfg}
+	tm, series := newTiming(cfg), newSeconds(ctx, cfg)
 	cs := make([]*churner, cfg.Conns)
 	for i := range cs {
 		cs[i] = &churner{recorder: newRecorder(cfg, tm, series, 1), id: i, cfg: cfg, msgs: ms, target: target,
@@ -60,12 +60,12 @@ type churner struct {
 	id     int
 	cfg    Config
 	msgs   *messageSet
-	target net.Addr
+	target *targets
 	buf    []byte
 }
 
 func (c *churner) loop(ctx context.Context) {
-	d := net.Dialer{}
+	d := net.Dialer{Timeout: c.cfg.Timeout} // per address tried
 	backoff := churnBackoffMin
 	msg := c.id % c.msgs.n
 	cut := int64(-1) // start of an exchange cut by the end of the run
@@ -109,10 +109,9 @@ func (c *churner) loop(ctx context.Context) {
 // exchange is one connection: connect, send message i, read and verify its
 // reply, close. It returns the error kind, or -1 for a verified reply.
 func (c *churner) exchange(ctx context.Context, d *net.Dialer, i int) int {
-	d.Deadline = time.Now().Add(c.cfg.Timeout)
-	conn, err := d.DialContext(ctx, c.target.Network(), c.target.String())
-	if err != nil {
-		return kConnect
+	conn, kind := c.target.dial(ctx, d)
+	if conn == nil {
+		return kind
 	}
 	defer conn.Close()
 	c.tally.connects++

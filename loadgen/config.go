@@ -3,6 +3,7 @@ package loadgen
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"archbench/protocol"
@@ -123,6 +124,14 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
+// Bounds of the open loop's rate: the schedule counts nanoseconds in an
+// int64, so at most one message per 10 ns, and at least one per 11.6 days
+// (a message's due time must fit however many connections share it).
+const (
+	MinRate = 1e-6
+	MaxRate = 1e8
+)
+
 // Bounds of what one connection keeps in flight in the closed loop.
 const (
 	MaxDepth         = 1 << 16
@@ -155,8 +164,8 @@ func (c Config) Validate() error {
 	if c.Conns < 0 || c.Depth < 0 || c.Size < 0 || c.Loops < 0 {
 		return bad("conns, depth, size and loops must not be negative")
 	}
-	if c.Rate < 0 {
-		return bad("rate %v: must not be negative", c.Rate)
+	if math.IsNaN(c.Rate) || c.Rate < 0 || c.Rate > MaxRate || (c.Rate > 0 && c.Rate < MinRate) {
+		return bad("rate %v: want 0 (closed loop) or %g to %g messages per second", c.Rate, MinRate, MaxRate)
 	}
 	if c.Rate > 0 && c.Depth > 1 {
 		return bad("depth applies to the closed loop only; an open loop (rate) sets its own pace")

@@ -38,11 +38,57 @@
 // framing a reply is the transform's output length of bytes. A wrong byte is
 // a mismatch; a clean close before a reply is complete is a short_read; a
 // failed connect, read or write, or a connect, read or write that makes no
-// progress for Config.Timeout (connect timeouts count as connect), are
-// counted by kind. After any error the connection is closed and replaced by
+// progress for Config.Timeout, are counted by kind (see Targets and error
+// kinds). After any error the connection is closed and replaced by
 // a fresh one with nothing in flight, so late bytes are never matched to
 // the wrong message. Replacements back off 10 ms doubling to 500 ms per
 // connection (reset by a verified reply), so a dead server is not hammered.
+//
+// # Targets and error kinds
+//
+// Config.Addr is HOST:PORT or HOST:SERVICE, a service name looked up in the
+// system's services database (/etc/services, as getservbyname reads it;
+// net.LookupPort). Run resolves the host once, before the run (the time is
+// Result.Target.ResolveUS), and keeps the addresses of Config.Network's
+// family (tcp: both, tcp6: IPv6) in net.Dialer's order: the resolver's
+// first address's family first, then the other. Every connection (event
+// loops, churn clients, side connections) dials them in order, one at a
+// time, each with the full Config.Timeout (the idle side connections
+// share their opening time instead; net.Dialer races the second
+// family after 300 ms and splits its deadline; a benchmark wants one
+// address per connection and no race), starting from the first address
+// that worked for any connection: so a name whose first address refuses
+// costs one failed connect per run, not one per connection (and every
+// connection of a run ends up on the same address, as a benchmark wants).
+// A connection counts an error only when every address failed, of the
+// kind of its first failure (net.Dialer too returns its first error). The
+// address that worked first, its connect time, and the failures met before
+// it (or, if none worked, the first connection's) are in Result.Target,
+// one line each naming the host, the address and the cause.
+//
+// A malformed address (no port, port 0 or above 65535, an unknown
+// service) is ErrConfig. A host that does not resolve (kind resolve: no
+// such host, or the resolver failed) or has no address of the family
+// (no_address) ends Run before it starts with a *NetError, one line naming
+// the host; `archbench load` exits 2 for no such host and no_address (the
+// address is wrong) and 1 for a resolver failure (the address may be
+// right). Those two kinds are therefore keys of Result.Errors that a run
+// always counts 0: they keep the set of kinds one set.
+//
+// Result.Errors counts, by kind: refused (ECONNREFUSED; for unix, no socket
+// file), unreachable (ENETUNREACH, EHOSTUNREACH, ENETDOWN, EHOSTDOWN),
+// connect_timeout (no answer to a connect within Config.Timeout, or the
+// kernel's ETIMEDOUT), reset (ECONNRESET on a read or write, or EPIPE: a
+// write to a connection the server closed), timeout (no reply progress
+// within Config.Timeout), short_read, mismatch, and the catch-alls from
+// before these existed: connect (any other connect failure: out of
+// descriptors or local ports, a unix socket's full backlog), read (any other
+// read failure, or the server closing a connection with nothing in
+// flight), write (any other write failure). Until December 2026 connect
+// held what is now refused, unreachable and connect_timeout too, and read
+// and write held the resets: a reader summing kinds across old and new
+// results sums refused+unreachable+connect_timeout+connect for the old
+// connect.
 //
 // # Event loops
 //
@@ -145,7 +191,11 @@
 //	requests      int     replies received and verified byte for byte
 //	warmup_requests int   replies verified during the warm-up (not measured)
 //	errors        object  count by kind, every kind present: connect, read,
-//	                        write, timeout, short_read, mismatch
+//	                        write, timeout, short_read, mismatch, and since
+//	                        December 2026 resolve, no_address (always 0: see
+//	                        Targets and error kinds), refused, unreachable,
+//	                        connect_timeout, reset, which connect, read and
+//	                        write held before (they now hold only the rest)
 //	mismatches    int     = errors.mismatch
 //	unsent        int     open loop: due messages not sent (connection down or
 //	                        its in-flight queue full), after the warm-up; each
@@ -194,9 +244,24 @@
 //	  side.slow   object  conns, bytes_sent, replies (verified byte for byte),
 //	                        errors (object by kind, every kind present)
 //	  side.idle   object  conns (asked), opened (connected before the load),
-//	                        held (still open at the end), errors (connect: not
-//	                        connected in time; short_read: closed by the server;
-//	                        read: reset; mismatch: the server sent bytes unasked)
+//	                        held (still open at the end), errors (the connect
+//	                        kinds: not connected; short_read: closed by the
+//	                        server; read: reset; mismatch: the server sent
+//	                        bytes unasked)
+//	target        object  absent in results from before December 2026:
+//	  target.host string  the host of config.addr as given (unix: the path)
+//	  target.port int     the port, a service name looked up (absent for unix)
+//	  target.addrs array  the addresses it resolved to, of config.network's
+//	                        family, in the order every connection dials them
+//	  target.addr string  the first address a connection was established to
+//	                        (later ones start there); absent if none was
+//	  target.resolve_us   float  time to resolve the host (0 for an IP literal)
+//	  target.connect_us   float  the connect time of that first connection,
+//	                        from its first attempt (failed addresses included)
+//	  target.failed array the failures before it (or, with none established,
+//	                        of the first connection that failed on every
+//	                        address): one line each, "host H, address A:
+//	                        KIND: cause"
 //	udp           object  only in a UDP run (config.network udp or udp6), see
 //	                        "UDP" above. Requests are measured by when they
 //	                        were first sent (due, open loop), so that

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -58,6 +57,16 @@ type conn struct {
 	since   int64
 	retryAt int64 // stDown: reconnect at
 	backoff int64 // next reconnect delay
+
+	// Dialling: the address being tried (an index into the event loop's
+	// endpoints), when the first address was tried, the kind of the first
+	// failure (counted if every address fails, as net.Dialer returns its
+	// first error) and, until any connection of the run got through, each
+	// failure as a line for Result.Target.
+	addr      int32
+	kind0     int32
+	dialStart int64
+	failed    []string
 }
 
 // eventLoop is one event loop, locked to its OS thread, owning every W-th
@@ -67,7 +76,8 @@ type eventLoop struct {
 	id       int
 	cfg      Config
 	msgs     *messageSet
-	endpoint endpoint
+	target   *targets
+	eps      []endpoint // target's addresses in dialling order (each loop its own: unix.Connect writes into them)
 	stop     *atomic.Bool
 	epfd     int
 	conns    []conn
@@ -100,16 +110,20 @@ type eventLoop struct {
 	unsentAge *hdr.Histogram
 }
 
-func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Result, error) {
-	tm, series := newTiming(cfg), &seconds{cfg: cfg}
+func run(ctx context.Context, cfg Config, target *targets, ms *messageSet) (*Result, error) {
+	tm, series := newTiming(cfg), newSeconds(ctx, cfg)
 	var stop atomic.Bool
 	ringCap := ringCapacity(cfg)
 
 	loops := make([]*eventLoop, cfg.Loops)
 	for i := range loops {
-		ep, err := newEndpoint(target)
-		if err != nil {
-			return nil, err
+		eps := make([]endpoint, len(target.addrs))
+		for j, a := range target.addrs {
+			ep, err := newEndpoint(a)
+			if err != nil {
+				return nil, err
+			}
+			eps[j] = ep
 		}
 		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {
@@ -121,7 +135,7 @@ func run(ctx context.Context, cfg Config, target net.Addr, ms *messageSet) (*Res
 		n := (cfg.Conns - i + cfg.Loops - 1) / cfg.Loops
 		lp := &eventLoop{
 			recorder: newRecorder(cfg, tm, series, n),
-			id:       i, cfg: cfg, msgs: ms, endpoint: ep, stop: &stop, epfd: epfd,
+			id:       i, cfg: cfg, msgs: ms, target: target, eps: eps, stop: &stop, epfd: epfd,
 			evs: make([]unix.EpollEvent, maxEvents), buf: make([]byte, readBufSize),
 			open: cfg.Rate > 0, ringMask: ringCap - 1,
 		}
@@ -366,7 +380,8 @@ func (lp *eventLoop) tick(now int64) {
 			}
 		case stConnecting:
 			if now-c.since > to {
-				lp.fail(c, kConnect, now)
+				lp.connecting--
+				lp.retry(c, kConnectTimeout, fmt.Errorf("no answer within %v", time.Duration(to)), now)
 			}
 		case stUp:
 			if c.inflight > 0 && now-c.since > to {
@@ -387,43 +402,95 @@ func (lp *eventLoop) connectFresh(now int64) {
 	}
 }
 
-// connect opens conns[i] towards the server.
+// connect opens conns[i] towards the server, trying the target's
+// addresses in order from the first that worked for any connection.
 func (lp *eventLoop) connect(i int, now int64) {
 	c := &lp.conns[i]
-	fd, err := unix.Socket(lp.endpoint.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		lp.count(kConnect, now)
-		lp.down(c, now)
+	c.addr, c.kind0, c.dialStart = int32(lp.target.first()), -1, now
+	lp.dial(c, now)
+}
+
+// dial starts a connect of c (which has no socket) to its address, moving
+// on to the next address at once while a connect fails immediately.
+func (lp *eventLoop) dial(c *conn, now int64) {
+	for {
+		ep := &lp.eps[c.addr]
+		fd, err := unix.Socket(ep.family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			if lp.nextAddr(c, kConnect, err, now) {
+				continue
+			}
+			return
+		}
+		if ep.tcp {
+			_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+		}
+		err = unix.Connect(fd, ep.sa)
+		state, events := stUp, uint32(unix.EPOLLIN)
+		switch err {
+		case nil:
+		case unix.EINPROGRESS:
+			state, events = stConnecting, unix.EPOLLOUT
+		default: // refused, unreachable, or a unix socket's backlog is full (EAGAIN)
+			unix.Close(fd)
+			if lp.nextAddr(c, connectKind(err), err, now) {
+				continue
+			}
+			return
+		}
+		c.fd, c.state, c.events, c.since = fd, state, events, now
+		ev := unix.EpollEvent{Events: events, Fd: c.idx, Pad: c.gen}
+		if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+			unix.Close(fd)
+			c.fd, c.state = -1, stDown
+			if lp.nextAddr(c, kConnect, err, now) {
+				continue
+			}
+			return
+		}
+		if state == stConnecting {
+			lp.connecting++
+			return
+		}
+		lp.established(c, now)
 		return
 	}
-	if lp.endpoint.tcp {
-		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+}
+
+// nextAddr takes note of c's failed connect (of kind, for err) and reports
+// whether another address is left to try. If none is, it counts the first
+// failure's kind, gives up what was queued on c, and marks c down.
+func (lp *eventLoop) nextAddr(c *conn, kind int, err error, now int64) bool {
+	if c.kind0 < 0 {
+		c.kind0 = int32(kind)
 	}
-	err = unix.Connect(fd, lp.endpoint.sa)
-	state, events := stUp, uint32(unix.EPOLLIN)
-	switch err {
-	case nil:
-	case unix.EINPROGRESS:
-		state, events = stConnecting, unix.EPOLLOUT
-	default: // refused, or a unix socket's backlog is full (EAGAIN)
-		unix.Close(fd)
-		lp.count(kConnect, now)
-		lp.down(c, now)
-		return
+	if !lp.target.worked.Load() {
+		c.failed = append(c.failed, lp.target.failure(int(c.addr), kind, err))
 	}
-	c.fd, c.state, c.events, c.since = fd, state, events, now
-	ev := unix.EpollEvent{Events: events, Fd: c.idx, Pad: c.gen}
-	if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-		unix.Close(fd)
-		lp.count(kConnect, now)
-		lp.down(c, now)
-		return
+	if int(c.addr)+1 < len(lp.eps) {
+		c.addr++
+		return true
 	}
-	if state == stConnecting {
-		lp.connecting++
-		return
+	lp.target.gaveUp(c.failed)
+	c.failed = nil
+	lp.count(int(c.kind0), now)
+	if now >= lp.timing.measureStart {
+		lp.abandon(c, now) // open loop: messages queued while connecting
 	}
-	lp.established(c, now)
+	lp.down(c, now)
+	return false
+}
+
+// retry closes c's connecting socket, whose connect failed (kind, err),
+// and dials the next address if there is one. Nothing was written yet, so
+// messages queued while connecting stay queued.
+func (lp *eventLoop) retry(c *conn, kind int, err error, now int64) {
+	unix.Close(c.fd)
+	c.fd, c.state, c.events = -1, stDown, 0
+	c.gen++ // events of the closed socket are stale
+	if lp.nextAddr(c, kind, err, now) {
+		lp.dial(c, now)
+	}
 }
 
 // finishConnect completes a non-blocking connect.
@@ -434,7 +501,10 @@ func (lp *eventLoop) finishConnect(c *conn, now int64) {
 		lp.connectFresh(now)
 	}
 	if soerr, err := unix.GetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {
-		lp.fail(c, kConnect, now)
+		if err == nil {
+			err = unix.Errno(soerr)
+		}
+		lp.retry(c, connectKind(err), err, now)
 		return
 	}
 	lp.established(c, now)
@@ -444,6 +514,10 @@ func (lp *eventLoop) finishConnect(c *conn, now int64) {
 // closed loop; in the open loop, whatever was queued while connecting.
 func (lp *eventLoop) established(c *conn, now int64) {
 	lp.tally.connects++
+	if !lp.target.worked.Load() {
+		lp.target.established(int(c.addr), now-c.dialStart, c.failed)
+		c.failed = nil
+	}
 	c.since = now
 	if lp.open {
 		for j := range c.inflight {
@@ -520,7 +594,7 @@ func (lp *eventLoop) flush(c *conn, now int64) {
 			continue
 		}
 		if e != 0 {
-			lp.fail(c, kWrite, now)
+			lp.fail(c, errnoKind(e, kWrite), now)
 			return
 		}
 		c.wpos += n
@@ -556,7 +630,7 @@ func (lp *eventLoop) onReadable(c *conn, now int64) {
 			continue
 		}
 		if e != 0 {
-			lp.fail(c, kRead, now)
+			lp.fail(c, errnoKind(e, kRead), now)
 			return
 		}
 		if n == 0 {
@@ -669,4 +743,13 @@ func (lp *eventLoop) closeAll() {
 		}
 	}
 	unix.Close(lp.epfd)
+}
+
+// errnoKind classifies a failed read or write: a reset (or a write to a
+// connection the server closed) is a reset, anything else def.
+func errnoKind(e unix.Errno, def int) int {
+	if e == unix.ECONNRESET || e == unix.EPIPE {
+		return kReset
+	}
+	return def
 }

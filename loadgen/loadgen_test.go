@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"path/filepath"
 	"sync"
@@ -79,7 +80,13 @@ type testServer struct {
 
 func startServer(t testing.TB, handle func(net.Conn)) *testServer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	return startServerOn(t, "tcp", "127.0.0.1:0", handle)
+}
+
+// startServerOn is startServer on the given network and address.
+func startServerOn(t testing.TB, network, addr string, handle func(net.Conn)) *testServer {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
 	require.NoError(t, err)
 	s := &testServer{ln: ln, conns: map[net.Conn]struct{}{}}
 	s.wg.Add(1)
@@ -363,10 +370,10 @@ func TestServerKilledMidRun(t *testing.T) {
 	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 4, Duration: 800 * time.Millisecond, Timeout: 200 * time.Millisecond})
 	assert.Positive(t, res.Requests, "replies before the kill count")
 	e := res.Errors
-	assert.Positive(t, e[loadgen.ErrRead]+e[loadgen.ErrShortRead], "dropped connections are counted")
-	assert.Positive(t, e[loadgen.ErrConnect], "reconnects to a dead server are counted")
+	assert.Positive(t, e[loadgen.ErrRead]+e[loadgen.ErrShortRead]+e[loadgen.ErrReset], "dropped connections are counted")
+	assert.Positive(t, e[loadgen.ErrRefused], "reconnects to a dead server are counted")
 	// Back-off: 10 ms doubling to 500 ms per connection, not a spin.
-	assert.Less(t, e[loadgen.ErrConnect], int64(4*10), "reconnects back off")
+	assert.Less(t, e[loadgen.ErrRefused], int64(4*10), "reconnects back off")
 	assert.Zero(t, res.Mismatches)
 }
 
@@ -374,7 +381,7 @@ func TestNothingListening(t *testing.T) {
 	t.Parallel()
 	res := runOnTime(t, loadgen.Config{Addr: testnet.ClosedAddr(t), Conns: 2, Duration: 300 * time.Millisecond})
 	assert.Zero(t, res.Requests)
-	assert.Positive(t, res.Errors[loadgen.ErrConnect])
+	assert.Positive(t, res.Errors[loadgen.ErrRefused])
 	assert.Zero(t, res.Latency.Count)
 	assert.Len(t, res.Series, 1)
 }
@@ -494,6 +501,10 @@ func TestConfigBounds(t *testing.T) {
 		{Addr: "x:1", Depth: 1024, Size: 1 << 20},
 		{Addr: "x:1", Rate: 100, Depth: 2},
 		{Addr: "x:1", Content: "latin1"},
+		{Addr: "x:1", Rate: math.NaN()},
+		{Addr: "x:1", Rate: math.Inf(1)},
+		{Addr: "x:1", Rate: 1e300},
+		{Addr: "x:1", Rate: 1e-9},
 	} {
 		_, err := loadgen.Run(context.Background(), cfg)
 		assert.ErrorIs(t, err, loadgen.ErrConfig, "%+v", cfg)

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -13,7 +14,7 @@ func WriteText(w io.Writer, r *Result) error {
 	fmt.Fprintf(&b, "Running %s test @ %s %s (%s framing)\n", secs(c.Duration.Seconds()), c.Network, c.Addr, c.Framing)
 	loop := fmt.Sprintf("closed loop, depth %d", c.Depth)
 	if c.Rate > 0 {
-		loop = fmt.Sprintf("open loop at %.0f msg/s", c.Rate)
+		loop = fmt.Sprintf("open loop at %s msg/s", strconv.FormatFloat(c.Rate, 'f', -1, 64))
 	}
 	fmt.Fprintf(&b, "  %d connections, %s, %d loop(s); %d-byte %s messages", c.Conns, loop, c.Loops, c.Size, c.Content)
 	if c.Warmup > 0 {
@@ -46,12 +47,20 @@ func WriteText(w io.Writer, r *Result) error {
 		fmt.Fprintf(&b, "  Send lag (generator behind schedule): p50 %s, p99 %s, max %s\n", us(s.P50), us(s.P99), us(s.Max))
 	}
 	fmt.Fprintf(&b, "  %d replies verified in %.2fs, %.2f MB/s payload each way\n", r.Requests, r.Elapsed, r.MBps)
-	fmt.Fprintf(&b, "  Errors: ")
-	for i, k := range kindNames {
-		if i > 0 {
-			b.WriteString(", ")
+	if t := r.Target; t != nil {
+		worked := t.Addr
+		if worked == "" {
+			worked = "none connected"
 		}
-		fmt.Fprintf(&b, "%s %d", k, r.Errors[k])
+		fmt.Fprintf(&b, "  Target: %s → %s (of %s), resolve %.1fus, connect %.1fus\n", t.Host, worked, strings.Join(t.Addrs, " "), t.ResolveUS, t.ConnectUS)
+	}
+	fmt.Fprintf(&b, "  Errors: ")
+	sep := ""
+	for _, k := range kindNames {
+		if n, ok := r.Errors[k]; ok { // a result from before a kind existed lacks it
+			fmt.Fprintf(&b, "%s%s %d", sep, k, n)
+			sep = ", "
+		}
 	}
 	b.WriteString("\n")
 	if r.Unsent > 0 || r.Abandoned > 0 {

@@ -8,18 +8,25 @@ const SchemaVersion = 1
 
 // Error kinds, the keys of Result.Errors.
 const (
-	ErrConnect   = "connect"    // could not (re)connect
-	ErrRead      = "read"       // read failed (reset, ...)
-	ErrWrite     = "write"      // write failed
-	ErrTimeout   = "timeout"    // a read or write passed Config.Timeout
+	ErrConnect   = "connect"    // a connect failed otherwise (out of descriptors or ports, a full unix backlog)
+	ErrRead      = "read"       // a read failed otherwise, or the server closed a connection with nothing in flight
+	ErrWrite     = "write"      // a write failed otherwise
+	ErrTimeout   = "timeout"    // no reply (progress) within Config.Timeout
 	ErrShortRead = "short_read" // the server closed cleanly before the full reply
 	ErrMismatch  = "mismatch"   // a reply byte differs from the transform
+
+	ErrResolve        = "resolve"         // the host did not resolve (no such host; temporary failure)
+	ErrNoAddress      = "no_address"      // the host has no address of the requested family
+	ErrRefused        = "refused"         // connection refused (for unix: no socket file)
+	ErrUnreachable    = "unreachable"     // no route to the network or host, or it is down
+	ErrConnectTimeout = "connect_timeout" // a connect got no answer within Config.Timeout
+	ErrReset          = "reset"           // the server reset the connection (or a write met its close)
 )
 
-// Error kinds of UDP runs (Config.Network udp or udp6), also keys of
-// Result.Errors, present in every UDP result.
+// Error kinds of UDP runs only (Config.Network udp or udp6), also keys of
+// Result.Errors, present in every UDP result; a UDP run counts an ICMP
+// port unreachable (ECONNREFUSED on its connected socket) as ErrRefused.
 const (
-	ErrRefused    = "refused"     // ICMP port unreachable: ECONNREFUSED on a connected UDP socket
 	ErrServerDown = "server_down" // retry mode: a request unanswered past the give-up time
 )
 
@@ -91,6 +98,11 @@ type Result struct {
 	// (Config.SlowConns, Config.IdleConns); nil without them. Their
 	// errors are counted here, not in Errors.
 	Side *SideResult `json:"side,omitempty"`
+
+	// Target is what Config.Addr resolved to and which address worked,
+	// with the resolve and connect times (see Target). Nil only in results
+	// written before it existed.
+	Target *Target `json:"target,omitempty"`
 
 	// UDP is what a UDP run measured besides the fields above (loss,
 	// duplicates, reordering, jitter, drop counters); nil over TCP.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -29,16 +28,29 @@ const (
 	kTimeout
 	kShortRead
 	kMismatch
+	kResolve
+	kNoAddress
+	kRefused
+	kUnreachable
+	kConnectTimeout
+	kReset
 	numKinds
 )
 
-var kindNames = [numKinds]string{ErrConnect, ErrRead, ErrWrite, ErrTimeout, ErrShortRead, ErrMismatch}
+var kindNames = [numKinds]string{ErrConnect, ErrRead, ErrWrite, ErrTimeout, ErrShortRead, ErrMismatch,
+	ErrResolve, ErrNoAddress, ErrRefused, ErrUnreachable, ErrConnectTimeout, ErrReset}
+
+// ErrorKinds is every error kind, the keys of Result.Errors, in a fixed
+// order: the kinds from before December 2026 first, then the finer ones.
+func ErrorKinds() []string { return append([]string(nil), kindNames[:]...) }
 
 // Run drives the server at cfg.Addr for cfg.Warmup+cfg.Duration and returns
 // what it measured after the warm-up. Failures of the server (refused or
 // dropped connections, timeouts, wrong replies) are counted in the Result,
 // not returned: Run returns an error only when the run cannot start (bad
-// configuration, address, open-file limit) or when ctx ends it early, in
+// configuration or address: ErrConfig; a host that does not resolve, or
+// has no address of the family: a *NetError; the open-file limit) or when
+// ctx ends it early, in
 // which case the Result covers the part that ran. Run returns within about
 // Warmup+Duration+50ms whatever the server does.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
@@ -56,7 +68,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := raiseFDLimit(cfg.Conns + cfg.SlowConns + cfg.IdleConns + fdSlack); err != nil {
 		return nil, err
 	}
-	target, err := resolve(cfg)
+	target, err := resolveTarget(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -69,6 +81,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res, err = run(ctx, cfg, target, ms)
 	}
 	side.finish(res)
+	if res != nil {
+		res.Target = target.result()
+	}
 	return res, err
 }
 
@@ -80,21 +95,6 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // machines get more loops so that 10,000 connections are not one core's
 // work; that split is not measured here.
 func DefaultLoops() int { return max(1, runtime.GOMAXPROCS(0)/4) }
-
-// resolve turns cfg's address into a network address once, before the run.
-func resolve(cfg Config) (net.Addr, error) {
-	if cfg.Network == "unix" {
-		return &net.UnixAddr{Name: cfg.Addr, Net: "unix"}, nil
-	}
-	a, err := net.ResolveTCPAddr(cfg.Network, cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: address %q: %w", ErrConfig, cfg.Addr, err)
-	}
-	if a.IP == nil || a.Port == 0 {
-		return nil, fmt.Errorf("%w: address %q: want host:port with a port", ErrConfig, cfg.Addr)
-	}
-	return a, nil
-}
 
 // timing is a run's schedule, in nanoseconds since its start.
 type timing struct {
@@ -198,14 +198,33 @@ func newHist(cfg Config, sigfig int) *hdr.Histogram {
 // seconds collects the per-second latency histograms; each event loop (or churn client) merges its
 // current second in when the second ends.
 type seconds struct {
-	cfg   Config
-	mu    sync.Mutex
-	hists []*hdr.Histogram
+	cfg     Config
+	mu      sync.Mutex
+	hists   []*hdr.Histogram
+	replies *atomic.Int64 // WithReplyCounter's counter, or nil
+}
+
+func newSeconds(ctx context.Context, cfg Config) *seconds {
+	c, _ := ctx.Value(replyCounterKey{}).(*atomic.Int64)
+	return &seconds{cfg: cfg, replies: c}
+}
+
+type replyCounterKey struct{}
+
+// WithReplyCounter returns a context under which Run adds the measured
+// replies to c as each event loop hands a second of its measurements over
+// (so c lags the run by up to a second): a progress display reads it. It
+// costs the hot path nothing.
+func WithReplyCounter(ctx context.Context, c *atomic.Int64) context.Context {
+	return context.WithValue(ctx, replyCounterKey{}, c)
 }
 
 func (s *seconds) merge(sec int, h *hdr.Histogram) {
 	if h.TotalCount() == 0 {
 		return
+	}
+	if s.replies != nil {
+		s.replies.Add(h.TotalCount())
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

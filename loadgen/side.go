@@ -3,10 +3,8 @@ package loadgen
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,7 +53,7 @@ func idleOpenTime(cfg Config, n int) time.Duration {
 // side runs the slow connections and holds the idle ones.
 type side struct {
 	cfg      Config
-	target   net.Addr
+	target   *targets
 	stopping atomic.Bool
 	stop     chan struct{}
 	wg       sync.WaitGroup
@@ -74,7 +72,7 @@ type side struct {
 // startSide connects the slow connections (which then trickle on their
 // own goroutines) and then the idle ones, before the load starts; nil when
 // cfg has neither.
-func startSide(ctx context.Context, cfg Config, target net.Addr) *side {
+func startSide(ctx context.Context, cfg Config, target *targets) *side {
 	if cfg.SlowConns == 0 && cfg.IdleConns == 0 {
 		return nil
 	}
@@ -97,7 +95,9 @@ func startSide(ctx context.Context, cfg Config, target net.Addr) *side {
 				s.idle = append(s.idle, c)
 			}
 		}
-		s.idleErrs[kConnect] = errs[kConnect].Load()
+		for k := range errs {
+			s.idleErrs[k] = errs[k].Load()
+		}
 	}
 	return s
 }
@@ -115,9 +115,9 @@ func (s *side) dialAll(ctx context.Context, conns []net.Conn, limit time.Duratio
 				if i >= len(conns) {
 					return
 				}
-				c, err := d.DialContext(ctx, s.target.Network(), s.target.String())
-				if err != nil {
-					errs[kConnect].Add(1)
+				c, kind := s.target.dial(ctx, &d)
+				if c == nil {
+					errs[kind].Add(1)
 					continue
 				}
 				conns[i] = c
@@ -161,9 +161,9 @@ func (s *side) trickle(i int, c net.Conn) {
 			if !pause() {
 				return
 			}
-			nc, err := net.DialTimeout(s.target.Network(), s.target.String(), s.cfg.Timeout)
-			if err != nil {
-				s.countSlow(kConnect)
+			nc, kind := s.target.dial(context.Background(), &net.Dialer{Timeout: s.cfg.Timeout})
+			if nc == nil {
+				s.countSlow(kind)
 				continue
 			}
 			c = nc
@@ -223,20 +223,6 @@ func (s *side) countSlow(kind int) {
 	if !s.stopping.Load() {
 		s.slowErrs[kind].Add(1)
 	}
-}
-
-// ioKind classifies a read or write error: a deadline is a timeout, an
-// end of file a short read, anything else def.
-func ioKind(err error, def int) int {
-	switch {
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return kTimeout
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		if def == kRead {
-			return kShortRead
-		}
-	}
-	return def
 }
 
 // finish stops the slow connections, checks and closes the idle ones and

@@ -37,7 +37,7 @@ func TestSlowConnsBesideLoad(t *testing.T) {
 			for k, n := range s.Errors {
 				assert.Zero(t, n, "slow errors[%s]", k)
 			}
-			assert.Len(t, s.Errors, 6, "every kind present")
+			assert.Len(t, s.Errors, len(loadgen.ErrorKinds()), "every kind present")
 		})
 	}
 }
@@ -66,6 +66,7 @@ func TestIdleConnsHeld(t *testing.T) {
 	assert.Nil(t, res.Side.Slow)
 	assert.Equal(t, loadgen.IdleResult{Conns: 300, Opened: 300, Held: 300, Errors: map[string]int64{
 		"connect": 0, "read": 0, "write": 0, "timeout": 0, "short_read": 0, "mismatch": 0,
+		"resolve": 0, "no_address": 0, "refused": 0, "unreachable": 0, "connect_timeout": 0, "reset": 0,
 	}}, *res.Side.Idle)
 }
 
@@ -81,7 +82,7 @@ func TestIdleConnsRefused(t *testing.T) {
 	t.Logf("idle: %+v", idle)
 	assert.Equal(t, 40, idle.Opened, "the kernel completes connects the server then closes")
 	assert.Equal(t, 10, idle.Held)
-	assert.Equal(t, int64(30), idle.Errors[loadgen.ErrShortRead]+idle.Errors[loadgen.ErrRead])
+	assert.Equal(t, int64(30), idle.Errors[loadgen.ErrShortRead]+idle.Errors[loadgen.ErrRead]+idle.Errors[loadgen.ErrReset])
 	assert.Zero(t, res.Requests, "the load's connection is above the cap too")
 }
 
@@ -141,8 +142,8 @@ func TestChurnDeadServer(t *testing.T) {
 	t.Parallel()
 	res := runOnTime(t, loadgen.Config{Addr: testnet.ClosedAddr(t), Conns: 2, Churn: true, Duration: 300 * time.Millisecond})
 	assert.Zero(t, res.Requests)
-	assert.Positive(t, res.Errors[loadgen.ErrConnect])
-	assert.Less(t, res.Errors[loadgen.ErrConnect], int64(2*10), "failed connects back off")
+	assert.Positive(t, res.Errors[loadgen.ErrRefused])
+	assert.Less(t, res.Errors[loadgen.ErrRefused], int64(2*10), "failed connects back off")
 }
 
 func TestSideConfigValidation(t *testing.T) {

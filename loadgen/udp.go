@@ -99,7 +99,6 @@ func (u *UDPResult) DropsAccounted() int64 {
 // writeUDPText is WriteText's part for a UDP run.
 func writeUDPText(b *strings.Builder, r *Result) {
 	u := r.UDP
-	fmt.Fprintf(b, "  UDP errors: refused %d, server_down %d\n", r.Errors[ErrRefused], r.Errors[ErrServerDown])
 	fmt.Fprintf(b, "  Datagrams: sent %d, answered %d, lost %d (%.2f%%), unanswered at the end %d, duplicated %d, reordered %d, late %d, mismatched %d\n",
 		u.Sent, u.Answered, u.Lost, pct(u.Lost, u.Sent), r.Unanswered, u.Duplicated, u.Reordered, u.Late, u.Mismatched)
 	if !r.Config.Retry.IsZero() {

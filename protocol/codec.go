@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"runtime"
 	"time"
 )
@@ -75,8 +74,8 @@ func (f *Framing) UnmarshalText(b []byte) error {
 }
 
 // MaxWork bounds each part of Work, so that one modelled message cannot
-// hold a stop for long. (A stop still waits for every message already read:
-// architectures that answer inline finish a pipelined batch first.)
+// hold a stop for long. A stop does not wait for the work of the messages
+// already read either: it cancels it (see DoUntil, CodecConfig.Cancel).
 const MaxWork = 1 * time.Second
 
 // Work is the modelled handler cost spent on every framed message. The zero
@@ -92,24 +91,45 @@ type Work struct {
 func (w Work) IsZero() bool { return w.CPU <= 0 && w.Sleep <= 0 }
 
 // Do spends the work.
-func (w Work) Do() {
+func (w Work) Do() { w.DoUntil(nil) }
+
+// DoUntil spends the work unless cancel is closed: then it returns at once
+// (within about a microsecond of busy CPU), having spent only part of it
+// or none. A server closes cancel when it stops, so that a stop never
+// waits for modelled work: the replies it still owes go out without it. A
+// nil cancel is never closed.
+func (w Work) DoUntil(cancel <-chan struct{}) {
 	if w.CPU > 0 {
-		spin(w.CPU)
+		spin(w.CPU, cancel)
 	}
 	if w.Sleep > 0 {
-		time.Sleep(w.Sleep)
+		if cancel == nil {
+			time.Sleep(w.Sleep)
+			return
+		}
+		t := time.NewTimer(w.Sleep)
+		select {
+		case <-t.C:
+		case <-cancel:
+			t.Stop()
+		}
 	}
 }
 
 var spinSink uint64
 
-// spin keeps the CPU busy for d of wall time.
-func spin(d time.Duration) {
+// spin keeps the CPU busy for d of wall time, or until cancel is closed.
+func spin(d time.Duration, cancel <-chan struct{}) {
 	x := spinSink
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		for i := 0; i < 256; i++ {
 			x = x*6364136223846793005 + 1442695040888963407
+		}
+		select {
+		case <-cancel:
+			deadline = time.Time{}
+		default:
 		}
 	}
 	spinSink = x
@@ -123,6 +143,9 @@ type CodecConfig struct {
 	MaxMsg int
 	// Work is spent on every framed message; it must be zero with Raw.
 	Work Work
+	// Cancel, once closed, cancels all Work (see Work.DoUntil): the server
+	// is stopping. nil = never.
+	Cancel <-chan struct{}
 }
 
 // Validate reports a configuration that cannot work.
@@ -150,6 +173,7 @@ func (c CodecConfig) Validate() error {
 type Codec struct {
 	framer // Line, Length: cuts the input into messages
 	work   Work
+	cancel <-chan struct{}
 	upper  Upper // Raw: the stream's carry
 	msgs   uint64
 }
@@ -163,7 +187,7 @@ func NewCodec(cfg CodecConfig) *Codec {
 
 // Reset makes c a fresh codec for cfg, keeping its buffer.
 func (c *Codec) Reset(cfg CodecConfig) {
-	*c = Codec{framer: newFramer(cfg, c.partial), work: cfg.Work}
+	*c = Codec{framer: newFramer(cfg, c.partial), work: cfg.Work, cancel: cfg.Cancel}
 }
 
 // Messages reports how many framed messages have been answered.
@@ -206,7 +230,7 @@ func (c *Codec) Finish(dst []byte) ([]byte, error) {
 }
 
 func (c *Codec) reply(dst, msg []byte) []byte {
-	c.work.Do()
+	c.work.DoUntil(c.cancel)
 	c.msgs++
 	return AppendMessageReply(dst, c.framing, msg)
 }
@@ -242,7 +266,9 @@ func newFramer(cfg CodecConfig, buf []byte) framer {
 	return framer{framing: cfg.Framing, maxMsg: cfg.MaxMsg, partial: buf[:0]}
 }
 
-func (f *framer) tooLarge(n int) error {
+// tooLarge reports a message of n bytes (a length header's value, up to
+// 4294967295, or a line's bytes so far) over the limit.
+func (f *framer) tooLarge(n uint64) error {
 	return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, f.maxMsg)
 }
 
@@ -262,7 +288,7 @@ func (f *framer) nextLine(src []byte) ([]byte, int, bool, error) {
 	i := indexNL(src)
 	if i < 0 {
 		if len(f.partial)+len(src) > f.maxMsg {
-			return nil, 0, false, f.tooLarge(len(f.partial) + len(src))
+			return nil, 0, false, f.tooLarge(uint64(len(f.partial) + len(src)))
 		}
 		f.partial = append(f.partial, src...)
 		return nil, len(src), false, nil
@@ -271,12 +297,12 @@ func (f *framer) nextLine(src []byte) ([]byte, int, bool, error) {
 	if len(f.partial) == 0 {
 		// Fast path: the whole line straight from src, no copy.
 		if len(line) > f.maxMsg {
-			return nil, 0, false, f.tooLarge(len(line))
+			return nil, 0, false, f.tooLarge(uint64(len(line)))
 		}
 		return line, len(line), true, nil
 	}
 	if len(f.partial)+len(line) > f.maxMsg {
-		return nil, 0, false, f.tooLarge(len(f.partial) + len(line))
+		return nil, 0, false, f.tooLarge(uint64(len(f.partial) + len(line)))
 	}
 	msg := append(f.partial, line...)
 	f.partial = msg[:0] // msg stays valid until the next append
@@ -292,7 +318,7 @@ func (f *framer) nextLength(src []byte) ([]byte, int, bool, error) {
 		}
 		n := binary.BigEndian.Uint32(src)
 		if uint64(n) > uint64(f.maxMsg) {
-			return nil, 0, false, f.tooLarge(int(min(n, math.MaxInt32)))
+			return nil, 0, false, f.tooLarge(uint64(n))
 		}
 		if end := HeaderLen + int(n); end <= len(src) {
 			return src[HeaderLen:end], end, true, nil
@@ -309,7 +335,7 @@ func (f *framer) nextLength(src []byte) ([]byte, int, bool, error) {
 			return nil, used, false, nil
 		}
 		if n := binary.BigEndian.Uint32(f.partial); uint64(n) > uint64(f.maxMsg) {
-			return nil, used, false, f.tooLarge(int(min(n, math.MaxInt32)))
+			return nil, used, false, f.tooLarge(uint64(n))
 		}
 	}
 	need := HeaderLen + int(binary.BigEndian.Uint32(f.partial)) - len(f.partial)

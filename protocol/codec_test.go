@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,4 +173,43 @@ func sameErr(a, b error) bool {
 		}
 	}
 	return (a == nil) == (b == nil)
+}
+
+// TestWorkCancel: closed cancel ends both kinds of work at once, before or
+// during them (the bound is 1/4 of the work, far from it either way).
+func TestWorkCancel(t *testing.T) {
+	for _, w := range []Work{{CPU: MaxWork}, {Sleep: MaxWork}, {CPU: MaxWork, Sleep: MaxWork}} {
+		closed := make(chan struct{})
+		close(closed)
+		t0 := time.Now()
+		w.DoUntil(closed)
+		if d := time.Since(t0); d > MaxWork/4 {
+			t.Errorf("%+v with cancel closed before: took %v", w, d)
+		}
+		later := make(chan struct{})
+		time.AfterFunc(10*time.Millisecond, func() { close(later) })
+		t0 = time.Now()
+		w.DoUntil(later)
+		if d := time.Since(t0); d > MaxWork/4 {
+			t.Errorf("%+v cancelled after 10ms: took %v", w, d)
+		}
+	}
+}
+
+// A length header of 0xFFFFFFFF is reported as the 4294967295 bytes it
+// announces, whether it arrives whole or split.
+func TestTooLargeNamesHeader(t *testing.T) {
+	hdr := []byte{0xFF, 0xFF, 0xFF, 0xFF}
+	for _, parts := range [][][]byte{{hdr}, {hdr[:1], hdr[1:]}} {
+		c := NewCodec(CodecConfig{Framing: Length})
+		var err error
+		for _, p := range parts {
+			if _, err = c.Feed(nil, p); err != nil {
+				break
+			}
+		}
+		if err == nil || !strings.Contains(err.Error(), "4294967295 bytes") {
+			t.Errorf("header split %d ways: %v, want ErrTooLarge naming 4294967295 bytes", len(parts), err)
+		}
+	}
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // errorKindOrder is the fixed order of the error columns.
-var errorKindOrder = []string{loadgen.ErrConnect, loadgen.ErrRead, loadgen.ErrWrite, loadgen.ErrTimeout, loadgen.ErrShortRead, loadgen.ErrMismatch}
+var errorKindOrder = loadgen.ErrorKinds()
 
 // CSVHeader is the first line of results.csv.
 var CSVHeader = []string{
@@ -21,6 +21,7 @@ var CSVHeader = []string{
 	"framing", "conns", "depth", "rate", "size", "content", "warmup_s", "duration_s",
 	"requests", "rps", "target_rps", "mb_per_s",
 	"err_connect", "err_read", "err_write", "err_timeout", "err_short_read", "err_mismatch",
+	"err_resolve", "err_no_address", "err_refused", "err_unreachable", "err_connect_timeout", "err_reset",
 	"lat_min_us", "lat_mean_us", "lat_p50_us", "lat_p90_us", "lat_p99_us", "lat_p999_us", "lat_p9999_us", "lat_max_us",
 	"send_lag_p99_us",
 	"server_cpu_s", "server_peak_rss_bytes", "client_cpu_s", "server_exit", "error",

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"archbench/internal/settings"
@@ -26,6 +27,16 @@ func fmtCount(v float64) string {
 	default:
 		return fmt.Sprintf("%.2fM", v/1e6)
 	}
+}
+
+// fmtRate formats a scheduled rate in msg/s: as fmtCount from 1,000 up,
+// and below that with the digits it has (0.001, 12.5, 500), never
+// rounded to 0.
+func fmtRate(v float64) string {
+	if math.Abs(v) >= 1e3 {
+		return fmtCount(v)
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
 // fmtMicros formats a latency in microseconds: 8.5µs, 95µs, 1.25ms, 12.5ms, 250ms, 1.50s.
@@ -181,9 +192,9 @@ func settingsText(sc results.Scenario, f form, swept sweepKind, reps int) string
 	case l.Rate > 0 && swept == rateSweep:
 		parts = append(parts, "open loop over "+conns)
 	case l.Rate > 0 && swept == connSweep:
-		parts = append(parts, fmt.Sprintf("open loop at %s msg/s", fmtCount(l.Rate)))
+		parts = append(parts, fmt.Sprintf("open loop at %s msg/s", fmtRate(l.Rate)))
 	case l.Rate > 0:
-		parts = append(parts, fmt.Sprintf("open loop at %s msg/s over %s", fmtCount(l.Rate), conns))
+		parts = append(parts, fmt.Sprintf("open loop at %s msg/s over %s", fmtRate(l.Rate), conns))
 	case swept == connSweep:
 		parts = append(parts, fmt.Sprintf("closed loop, depth %d", l.Depth))
 	default:

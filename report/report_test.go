@@ -48,7 +48,7 @@ func latencyResult(t testing.TB, cfg loadgen.Config, seed uint64, rps, medianUS 
 	enc, err := h.Encode(hdr.V2CompressedEncodingCookieBase)
 	require.NoError(t, err)
 	errs := map[string]int64{}
-	for _, k := range []string{loadgen.ErrConnect, loadgen.ErrRead, loadgen.ErrWrite, loadgen.ErrTimeout, loadgen.ErrShortRead, loadgen.ErrMismatch} {
+	for _, k := range loadgen.ErrorKinds() {
 		errs[k] = 0
 	}
 	return &loadgen.Result{

@@ -30,31 +30,66 @@ const (
 	uncleanMark = "!"
 )
 
-// Legend explains the tables' columns and marks.
-const Legend = "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetitions; " +
-	"msg/s ±x% is the half-width of the median's 95% " +
-	"bootstrap interval relative to the median (none with one repetition); CV is the spread of msg/s (coefficient of variation); " + noisyMark + " marks a noisy cell, " +
-	"whose CV across repetitions exceeds 10%. tier groups architectures that cannot be told apart: " +
-	"a tier boundary stands only where the rows on either side of it are told apart (the 95% bootstrap " +
-	"interval of the ratio of their medians excludes 1 and the ratio is at least 5% from 1) and the groups " +
-	"above and below it differ by 10% or more (results/doc.go; with 3 repetitions the test is weak). " +
-	"A tier followed by " + uncleanMark + " belongs to a row that had load errors, a crashed or hung server or starved " +
-	"connections: such rows rank after every clean row, whatever their speed. " + dirtyMark + " after a latency marks a row " +
-	"with load errors or starved connections: a message never answered counts once, at its age when given up, " +
-	"against thousands answered on the served connections, so its percentiles flatter it. " +
-	"errors are totals over all repetitions by kind; " +
-	"CPU-s/M is the server's CPU seconds per million messages; vs best is msg/s over the top-ranked row's, " +
-	"with the 95% bootstrap interval of that ratio in parentheses. " +
-	"Open-loop tables rank the architectures that reach 95% of the target rate by p99, and vs target " +
-	"is msg/s over the target rate (in a rate sweep, the rate that architecture was offered). " +
-	"unsteady (in notes) marks a row one of whose repetitions stalled (a second under 10% of its median " +
-	"per-second rate) or drifted (halves more than 25% apart) after the warm-up; runs under 3 measured " +
-	"seconds cannot be judged. " +
-	"MB/s (large messages) is payload megabytes per second each way. RSS/idle is the server's peak RSS " +
-	"over the baseline scenario's (no idle connections) per idle connection it still held at the end. " +
-	"idle held counts the idle connections still open at the end as the client sees them: the kernel " +
-	"completes a connection the server has not accepted, so for a server that does not accept them " +
-	"(sequential, workerpool) it counts its accept backlog and its RSS/idle means nothing."
+// legend explains the tables' columns and marks, one entry per column
+// header or mark: a run's legend has only the entries of the columns and
+// marks its tables show (see Legend). "" keys what every table has.
+var legend = []struct{ key, text string }{
+	{"", "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetitions; " +
+		"msg/s ±x% is the half-width of the median's 95% " +
+		"bootstrap interval relative to the median (none with one repetition); CV is the spread of msg/s (coefficient of variation)."},
+	{noisyMark, noisyMark + " marks a noisy cell, whose CV across repetitions exceeds 10%."},
+	{"tier", "tier groups architectures that cannot be told apart: " +
+		"a tier boundary stands only where the rows on either side of it are told apart (the 95% bootstrap " +
+		"interval of the ratio of their medians excludes 1 and the ratio is at least 5% from 1) and the groups " +
+		"above and below it differ by 10% or more (results/doc.go; with 3 repetitions the test is weak)."},
+	{uncleanMark, "A tier followed by " + uncleanMark + " belongs to a row that had load errors, a crashed or hung server or starved " +
+		"connections: such rows rank after every clean row, whatever their speed."},
+	{dirtyMark, dirtyMark + " after a latency marks a row " +
+		"with load errors or starved connections: a message never answered counts once, at its age when given up, " +
+		"against thousands answered on the served connections, so its percentiles flatter it."},
+	{"errors", "errors are totals over all repetitions by kind;"},
+	{"CPU-s/M", "CPU-s/M is the server's CPU seconds per million messages;"},
+	{"vs best", "vs best is msg/s over the top-ranked row's, with the 95% bootstrap interval of that ratio in parentheses."},
+	{"vs target", "Open-loop tables rank the architectures that reach 95% of the target rate by p99, and vs target " +
+		"is msg/s over the target rate (in a rate sweep, the rate that architecture was offered)."},
+	{"notes", "unsteady (in notes) marks a row one of whose repetitions stalled (a second under 10% of its median " +
+		"per-second rate) or drifted (halves more than 25% apart) after the warm-up; runs under 3 measured " +
+		"seconds cannot be judged."},
+	{"MB/s", "MB/s (large messages) is payload megabytes per second each way."},
+	{"RSS/idle", "RSS/idle is the server's peak RSS " +
+		"over the baseline scenario's (no idle connections) per idle connection it still held at the end."},
+	{"idle held", "idle held counts the idle connections still open at the end as the client sees them: the kernel " +
+		"completes a connection the server has not accepted, so for a server that does not accept them " +
+		"(sequential, workerpool) it counts its accept backlog and its RSS/idle means nothing."},
+	{"sys/msg", SyscallsLegend},
+}
+
+// Legend is the legend of tables: the entries for the columns their
+// headers name and the marks their cells carry, in legend's order.
+func Legend(tables ...*Table) string {
+	present := map[string]bool{"": true}
+	for _, t := range tables {
+		for _, h := range t.Header {
+			present[h] = true
+		}
+		for _, row := range t.Rows {
+			for _, c := range row {
+				for _, m := range []string{noisyMark, dirtyMark, uncleanMark} {
+					if strings.Contains(c, m) {
+						present[m] = true
+					}
+				}
+			}
+		}
+	}
+	var parts []string
+	for _, e := range legend {
+		if present[e.key] {
+			parts = append(parts, e.text)
+		}
+	}
+	return strings.Join(parts, " ")
+}
 
 // NewTextReporter writes r for a terminal: the verdict per scenario, then
 // the knee of each rate sweep, one table per scenario, the legend.
@@ -111,17 +146,17 @@ func Tables(r *results.Run) Document {
 	for _, kt := range results.Knees(r) {
 		d = append(d, kneeTable(kt))
 	}
-	tables := results.Summarize(r)
-	for _, t := range tables {
-		tbl := scenarioTable(t, r.Reps)
-		addUDPColumns(r, t, tbl) // udp.go
-		d = append(d, tbl)
+	var shown []*Table
+	for _, t := range results.Summarize(r) {
+		st := scenarioTable(t, r.Reps)
+		addUDPColumns(r, t, st) // udp.go
+		shown = append(shown, st)
+		d = append(d, st)
 	}
-	legend := Legend
-	if slices.ContainsFunc(tables, hasSyscalls) {
-		legend += " " + SyscallsLegend
+	if len(shown) == 0 {
+		return d
 	}
-	return append(d, Paragraph{Spans: []Span{{Text: legend}}, Wrap: true})
+	return append(d, Paragraph{Spans: []Span{{Text: Legend(shown...)}}, Wrap: true})
 }
 
 // SyscallsLegend explains the sys/msg column, in runs that have it.

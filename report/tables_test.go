@@ -139,6 +139,9 @@ func TestFormatters(t *testing.T) {
 	for v, want := range map[float64]string{0: "0", 950: "950", 1234: "1.23k", 81234: "81.2k", 1234567: "1.23M"} {
 		assert.Equal(t, want, fmtCount(v))
 	}
+	for v, want := range map[float64]string{0.001: "0.001", 12.5: "12.5", 500: "500", 20000: "20.0k"} {
+		assert.Equal(t, want, fmtRate(v))
+	}
 	for v, want := range map[float64]string{8.45: "8.4µs", 95: "95µs", 1250: "1.25ms", 12500: "12.5ms", 250000: "250ms", 1.5e6: "1.50s"} {
 		assert.Equal(t, want, fmtMicros(v))
 	}
@@ -259,4 +262,20 @@ func TestHeadingBudget(t *testing.T) {
 	var b bytes.Buffer
 	require.NoError(t, runHeading(r).WriteMarkdown(&b))
 	assert.Contains(t, b.String(), "repetitions: at least 3, at most 10, more where the ranking was undecided, within a 4m30s budget; stopped: budget; order seed 42")
+}
+
+// The legend describes only the columns and marks the tables have.
+func TestLegendOnlyPresentColumns(t *testing.T) {
+	plain := &Table{Header: []string{"arch", "tier", "msg/s", "CV", "p50", "p99", "p99.9", "errors", "CPU-s/M", "RSS", "vs best"},
+		Rows: [][]string{{"epoll", "1", "10k", "1%", "9µs", "20µs", "30µs", "0", "1.0", "8 MiB", "1.00"}}}
+	l := Legend(plain)
+	for _, absent := range []string{"MB/s", "idle held", "RSS/idle", "sys/msg", "vs target", "unsteady", "marks a noisy cell", "† after a latency", "followed by !"} {
+		assert.NotContains(t, l, absent)
+	}
+	assert.Contains(t, l, "vs best is msg/s")
+	bulk := &Table{Header: []string{"arch", "msg/s", "MB/s", "notes"}, Rows: [][]string{{"poll", "1k ~", "50", "unsteady 1/3"}}}
+	l = Legend(plain, bulk)
+	for _, present := range []string{"MB/s (large messages)", "unsteady (in notes)", "~ marks a noisy cell"} {
+		assert.Contains(t, l, present)
+	}
 }

@@ -123,17 +123,20 @@ func addUDPColumns(r *results.Run, t results.Table, tbl *Table) {
 		}
 		tbl.Rows[i] = slices.Insert(row, at, cells...)
 	}
-	tbl.Notes = append(tbl.Notes, UDPLegend)
 }
 
-// UDPLegend explains the UDP columns.
-const UDPLegend = "UDP columns, medians over the repetitions: loss is the share of the requests settled " +
-	"(answered, lost or mismatched; not those still in flight at the end) that got no reply within the " +
-	"timeout (or, with a retry policy, before its give-up time); srv drops and " +
-	"cli drops are the datagrams the kernel dropped because the server's or the client's socket receive " +
-	"queue was full (the drops column of /proc/net/udp; the server's over its whole life, warm-up " +
-	"included); jitter is RFC 3550's interarrival jitter of the round-trip times; retx and give-ups " +
-	"count the retry policy's retransmissions and the requests it gave up (server_down)."
+// The legend's entries for the UDP columns, shown when a table has them.
+func init() {
+	legend = append(legend,
+		struct{ key, text string }{"loss", "UDP tables, medians over the repetitions: loss is the share of the " +
+			"requests settled (answered, lost or mismatched; not those still in flight at the end) that got no " +
+			"reply within the timeout (or, with a retry policy, before its give-up time); srv drops and cli " +
+			"drops are the datagrams the kernel dropped because the server's or the client's socket receive " +
+			"queue was full (the drops column of /proc/net/udp; the server's over its whole life, warm-up " +
+			"included); jitter is RFC 3550's interarrival jitter of the round-trip times."},
+		struct{ key, text string }{"retx", "retx and give-ups count the retry policy's retransmissions and " +
+			"the requests it gave up (server_down)."})
+}
 
 func fmtPercent(p float64) string {
 	switch {

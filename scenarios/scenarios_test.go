@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -531,4 +532,14 @@ func TestUDPSuite(t *testing.T) {
 	err = bad.Validate(testEnv)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the runner serves on tcp, udp or udp6")
+}
+
+// A suite file over MaxFileSize is refused before it is parsed.
+func TestOpenRefusesLargeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	big := append([]byte("suite: big\n# "), bytes.Repeat([]byte("x"), MaxFileSize)...)
+	require.NoError(t, os.WriteFile(path, big, 0o644))
+	_, err := Open(path)
+	require.ErrorIs(t, err, ErrInvalid)
+	assert.Contains(t, err.Error(), "over 1024 KiB")
 }

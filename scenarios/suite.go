@@ -67,13 +67,26 @@ func Open(nameOrPath string) (*Suite, error) {
 	if slices.Contains(Names(), nameOrPath) {
 		return Embedded(nameOrPath)
 	}
-	data, err := os.ReadFile(nameOrPath)
+	f, err := os.Open(nameOrPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: not an embedded suite (%s) and not a readable file: %w",
 			ErrUnknownSuite, nameOrPath, strings.Join(Names(), ", "), err)
 	}
+	defer f.Close()
+	// Read one byte past the cap: a larger file is refused before parsing.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("suite file %s: %w", nameOrPath, err)
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("%w: suite file %s is over %d KiB: not a scenario file", ErrInvalid, nameOrPath, MaxFileSize>>10)
+	}
 	return Parse(nameOrPath, data)
 }
+
+// MaxFileSize bounds a suite file; a larger one is refused unread (the
+// full suite is 10 KiB).
+const MaxFileSize = 1 << 20
 
 // The file's form. The server: and load: sections stay YAML nodes here and
 // are decoded into servers.Config and loadgen.Config by internal/settings,

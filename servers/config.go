@@ -6,8 +6,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
+	"archbench/internal/netnames"
 	"archbench/protocol"
 )
 
@@ -18,6 +20,8 @@ const (
 	DefaultWorkers = 4
 	DefaultLoops   = 1
 	DefaultOutCap  = 4 << 20
+	// DefaultOutTotal bounds the pending output of all connections.
+	DefaultOutTotal = 256 << 20
 )
 
 // ListeningPrefix starts the line `archbench serve` prints on stdout once it
@@ -64,6 +68,13 @@ type Config struct {
 	// OutCap caps a connection's pending output in bytes; at the cap the
 	// server stops reading that connection until it drains (0 = 4 MiB).
 	OutCap int `json:"out_cap,omitempty" unit:"bytes" help:"per-connection pending output cap, bytes (e.g. 4MiB)"`
+	// OutTotal caps the pending output of all connections together, in
+	// bytes: past it the server stops reading every connection that holds
+	// pending output until it drains (the event-loop architectures), or
+	// closes the connection where the library cannot stop reading (gnet,
+	// gnet-pool). The blocking architectures and evio hold at most one
+	// read's replies per connection and need no cap. (0 = 256 MiB.)
+	OutTotal int `json:"out_total,omitempty" unit:"bytes" help:"server-wide cap on pending output, bytes: past it, connections holding output are not read until it drains"`
 	// IdleTimeout closes a connection that made no progress either way for
 	// this long (0 = never).
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty" help:"close a connection idle this long (0 = never)"`
@@ -75,6 +86,36 @@ type Config struct {
 	Sndbuf int `json:"sndbuf,omitempty" unit:"bytes" help:"udp: socket send buffer, bytes (0 = kernel default; Stats records the granted size)"`
 	// Logger receives the server's logs (nil = discard).
 	Logger *slog.Logger `json:"-"`
+
+	// stop cancels the handler work of the server built from this Config
+	// when it begins to stop (see protocol.Work.DoUntil). Arch.Build gives
+	// every server its own; nil (a server built without Build) never
+	// cancels.
+	stop *stopSignal
+}
+
+// stopSignal is closed once, when a server begins to stop.
+type stopSignal struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func newStopSignal() *stopSignal { return &stopSignal{ch: make(chan struct{})} }
+
+func (s *stopSignal) close() {
+	if s != nil {
+		s.once.Do(func() { close(s.ch) })
+	}
+}
+
+// Stopping is closed when the server built from c begins to stop: handler
+// work in progress and to come is cancelled (protocol.Work.DoUntil). nil
+// for a Config no server was built from.
+func (c Config) Stopping() <-chan struct{} {
+	if c.stop == nil {
+		return nil
+	}
+	return c.stop.ch
 }
 
 // DefaultConfig is the Config with every default filled in.
@@ -94,8 +135,12 @@ func (c Config) Validate() error {
 		return errors.New("network unix needs an address: a socket path")
 	}
 	if c.Network != "unix" && c.Addr != "" {
-		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		host, _, err := net.SplitHostPort(c.Addr)
+		if err != nil {
 			return fmt.Errorf("address %q: %v (want host:port, e.g. 127.0.0.1:7000)", c.Addr, err)
+		}
+		if netnames.Invalid(host) {
+			return fmt.Errorf("address %q: no such host (RFC 6761: .invalid never resolves; not looked up)", c.Addr)
 		}
 	}
 	if err := (protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work}).Validate(); err != nil {
@@ -104,10 +149,13 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"workers", c.Workers}, {"loops", c.Loops}, {"max-conns", c.MaxConns}, {"out-cap", c.OutCap}, {"rcvbuf", c.Rcvbuf}, {"sndbuf", c.Sndbuf}} {
+	}{{"workers", c.Workers}, {"loops", c.Loops}, {"max-conns", c.MaxConns}, {"out-cap", c.OutCap}, {"out-total", c.OutTotal}, {"rcvbuf", c.Rcvbuf}, {"sndbuf", c.Sndbuf}} {
 		if f.v < 0 {
 			return fmt.Errorf("%s %d: must not be negative", f.name, f.v)
 		}
+	}
+	if c.Rcvbuf > 1<<30 || c.Sndbuf > 1<<30 {
+		return fmt.Errorf("rcvbuf %d, sndbuf %d: at most 1GiB each", c.Rcvbuf, c.Sndbuf)
 	}
 	if c.Workers > 1<<16 {
 		return fmt.Errorf("workers %d: at most 65536", c.Workers)
@@ -117,6 +165,9 @@ func (c Config) Validate() error {
 	}
 	if c.OutCap != 0 && c.OutCap < 4096 {
 		return fmt.Errorf("out-cap %d: at least 4096 bytes", c.OutCap)
+	}
+	if c.OutTotal != 0 && c.OutTotal < 64<<10 {
+		return fmt.Errorf("out-total %d: at least 64KiB", c.OutTotal)
 	}
 	if c.IdleTimeout < 0 {
 		return fmt.Errorf("idle-timeout %v: must not be negative", c.IdleTimeout)
@@ -147,15 +198,19 @@ func (c Config) withDefaults() Config {
 	if c.OutCap == 0 {
 		c.OutCap = DefaultOutCap
 	}
+	if c.OutTotal == 0 {
+		c.OutTotal = DefaultOutTotal
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return c
 }
 
-// Codec is the protocol configuration of c.
+// Codec is the protocol configuration of c; its work is cancelled when the
+// server built from c begins to stop.
 func (c Config) Codec() protocol.CodecConfig {
-	return protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work}
+	return protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work, Cancel: c.Stopping()}
 }
 
 // IsDatagram reports whether c's network is a datagram one (udp, udp6).

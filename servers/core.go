@@ -84,9 +84,15 @@ func (c *Core) Stats() Stats {
 	}
 }
 
+// BeginStop cancels the server's handler work, in progress and to come
+// (Config.Stopping): a Shutdown calls it first, so that a stop never waits
+// for modelled work. Safe to call more than once.
+func (c *Core) BeginStop() { c.Cfg.stop.close() }
+
 // Stop marks the server stopped with err (nil for a requested shutdown).
-// Only the first call counts.
+// Only the first call counts. It also cancels handler work (BeginStop).
 func (c *Core) Stop(err error) {
+	c.BeginStop()
 	c.stopOnce.Do(func() {
 		c.err = err
 		close(c.done)

@@ -10,6 +10,26 @@ import (
 	"time"
 )
 
+// ErrAddrInUse: a unix socket path is taken (a live server, or a file
+// that is not a socket).
+var ErrAddrInUse = errors.New("address in use")
+
+// IsAddrError reports whether err, from a server's Start, is the
+// address's own fault rather than the machine's or the server's: in use,
+// not an address of this machine, a unix socket in a folder that does not
+// exist or may not be written, a host that does not resolve, a malformed
+// port. `archbench serve` makes it one line and exit 2.
+func IsAddrError(err error) bool {
+	var dns *net.DNSError
+	var addr *net.AddrError
+	for _, e := range []error{ErrAddrInUse, syscall.EADDRINUSE, syscall.EADDRNOTAVAIL, syscall.ENOENT, syscall.ENOTDIR, syscall.EACCES} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return errors.As(err, &dns) || errors.As(err, &addr)
+}
+
 // Listen binds cfg's network and address. For unix sockets a stale socket
 // file that nobody listens on is removed first; a live one is an error.
 func Listen(cfg Config) (net.Listener, error) {
@@ -34,11 +54,11 @@ func removeStaleSocket(path string) error {
 		return fmt.Errorf("servers: unix socket %s: %w", path, err)
 	}
 	if fi.Mode()&os.ModeSocket == 0 {
-		return fmt.Errorf("servers: %s exists and is not a socket; not removing it", path)
+		return fmt.Errorf("servers: %s exists and is not a socket; not removing it: %w", path, ErrAddrInUse)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
-		return fmt.Errorf("servers: %s: a server is already listening there", path)
+		return fmt.Errorf("servers: %s: a server is already listening there: %w", path, ErrAddrInUse)
 	}
 	return os.Remove(path)
 }

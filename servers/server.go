@@ -78,7 +78,8 @@ type Stats struct {
 
 	// Datagram servers (network udp, udp6) also count:
 	//
-	// Datagrams received and Replies sent by the server's loops.
+	// Datagrams received and Replies sent by the server's loops (PerLoop
+	// then counts datagrams received by each reading goroutine).
 	Datagrams int64 `json:"datagrams,omitempty"`
 	Replies   int64 `json:"replies,omitempty"`
 	// Truncated datagrams (MSG_TRUNC: larger than the receive buffer);
@@ -249,7 +250,8 @@ func New(name string, cfg Config) (Server, error) {
 }
 
 // Build validates cfg, fills in its defaults and builds a's server, as New
-// does for a registered name.
+// does for a registered name. The server gets its own stop signal (see
+// Config.Stopping), closed when it begins to stop.
 func (a Arch) Build(cfg Config) (Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -257,5 +259,7 @@ func (a Arch) Build(cfg Config) (Server, error) {
 	if err := a.CheckNetwork(cfg.Network); err != nil {
 		return nil, err
 	}
-	return a.New(cfg.withDefaults())
+	cfg = cfg.withDefaults()
+	cfg.stop = newStopSignal()
+	return a.New(cfg)
 }

@@ -139,8 +139,9 @@ func TestServeAddressInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
-	_, _, code := run("serve", "--arch", "goroutine", "--addr", ln.Addr().String())
-	assert.Equal(t, 1, code)
+	err = Run(context.Background(), []string{"serve", "--arch", "goroutine", "--addr", ln.Addr().String()}, io.Discard, io.Discard)
+	assert.Equal(t, 2, ExitCode(err), "the address's fault: a usage error")
+	assert.Regexp(t, `^serve: goroutine: .*address already in use$`, err.Error(), "one line")
 }
 
 func buildBinary(t *testing.T) string {
@@ -152,11 +153,13 @@ func buildBinary(t *testing.T) string {
 }
 
 // An architecture that cannot run here (io_uring switched off) is one line
-// and exit 2; any other failed start is exit 1.
+// and exit 2, as is an address it cannot listen on; any other failed
+// start is exit 1.
 func TestServeUnavailable(t *testing.T) {
 	setup := fmt.Errorf("uring: io_uring unavailable: io_uring_setup: %w", syscall.EPERM)
 	err := startError("io_uring", fmt.Errorf("%w: %w", servers.ErrUnavailable, setup))
 	assert.Equal(t, 2, ExitCode(err))
 	assert.Equal(t, "serve: io_uring: servers: unavailable on this machine: uring: io_uring unavailable: io_uring_setup: operation not permitted", err.Error())
-	assert.Equal(t, 1, ExitCode(startError("epoll", syscall.EADDRINUSE)))
+	assert.Equal(t, 2, ExitCode(startError("epoll", syscall.EADDRINUSE)), "the address's fault")
+	assert.Equal(t, 1, ExitCode(startError("epoll", syscall.ENOMEM)))
 }

@@ -11,6 +11,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"archbench/internal/settings"
 	"archbench/loadgen"
@@ -29,6 +33,13 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	)
 	cfg := loadgen.Config{Addr: servers.DefaultAddr}.WithDefaults()
 	settings.BindFlags(fs, &cfg)
+	// On the command line these must be given positive (a 0 is a mistake
+	// here, though it means the default in a scenario file).
+	for _, name := range []string{"conns", "depth", "size", "duration", "timeout"} {
+		if f := fs.Lookup(name); f != nil {
+			f.Usage = strings.Replace(f.Usage, "(0 means the default)", "(more than 0)", 1)
+		}
+	}
 	fs.StringVar(&form, "format", "text", "text or json")
 	fs.StringVar(&hgrm, "hgrm", "", "also write the latency percentile distribution (.hgrm, ms) to this file")
 	fs.Var(thresholdsFlag{&thresholds}, "threshold", thresholdHelp)
@@ -43,14 +54,18 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		v    int
 	}{{"conns", cfg.Conns}, {"depth", cfg.Depth}, {"size", cfg.Size}} {
 		if f.v < 1 {
-			return usagef("load: --%s %d: must be at least 1", f.name, f.v)
+			return usagef("load: --%s %d: must be at least 1 (leave it out for the default)", f.name, f.v)
 		}
 	}
 	if cfg.Duration <= 0 || cfg.Timeout <= 0 {
-		return usagef("load: --duration and --timeout must be positive")
+		return usagef("load: --duration and --timeout must be positive (leave them out for the defaults)")
 	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("load: %v", err)
+	}
+
+	if err := loadgen.CheckAddr(ctx, cfg); err != nil {
+		return loadStartError(err)
 	}
 
 	// Fail on an output file that cannot be written now, not after the load.
@@ -68,12 +83,20 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 
 	fmt.Fprintf(stderr, "load: %d conns to %s %s for %s (+%s warm-up)\n", cfg.Conns, cfg.Network, cfg.Addr, cfg.Duration, cfg.Warmup)
+	if form == "text" && isTerminal(stderr) {
+		var replies atomic.Int64
+		ctx = loadgen.WithReplyCounter(ctx, &replies)
+		stop := showProgress(stderr, cfg, &replies)
+		defer stop()
+	}
 	res, err := loadgen.Run(ctx, cfg)
 	if res == nil {
-		if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrFDLimit) {
-			return usagef("load: %v", err)
+		return loadStartError(err)
+	}
+	if res.Target != nil {
+		for _, f := range res.Target.Failed {
+			fmt.Fprintf(stderr, "load: %s\n", f)
 		}
-		return fmt.Errorf("load: %w", err)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "load: %v (partial result follows)\n", err)
@@ -109,6 +132,20 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("load: %w: %d of %d", ErrThresholds, len(missed), len(thresholds))
 	}
 	return nil
+}
+
+// loadStartError is load's error for a run that could not start: one line,
+// exit 2 for a bad configuration or address (a name that does not exist or
+// has no address of the family included), exit 1 otherwise (a resolver
+// that failed).
+func loadStartError(err error) error {
+	if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrFDLimit) {
+		return usagef("load: %v", err)
+	}
+	if ne := (*loadgen.NetError)(nil); errors.As(err, &ne) && ne.UsageError() {
+		return usagef("load: %v", err)
+	}
+	return fmt.Errorf("load: %w", err)
 }
 
 var (
@@ -191,4 +228,48 @@ func writeHgrm(f *os.File, path string, res *loadgen.Result) error {
 		return fmt.Errorf("load: --hgrm: %w", err)
 	}
 	return nil
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// showProgress prints a progress line on w once a second until stop is
+// called: the time into the run and the verified replies of the last
+// second (replies counts them as the generator's loops hand each second
+// over, so it lags by up to a second). A terminal only: the line is
+// rewritten in place and erased at the end.
+func showProgress(w io.Writer, cfg loadgen.Config, replies *atomic.Int64) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		start, last := time.Now(), int64(0)
+		total := cfg.Warmup + cfg.Duration
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case now := <-t.C:
+				n := replies.Load()
+				phase := "measuring"
+				if now.Sub(start) <= cfg.Warmup {
+					phase = "warm-up"
+				}
+				fmt.Fprintf(w, "\r\033[Kload: %s of %s (%s), %d replies verified, %d in the last second",
+					now.Sub(start).Round(time.Second), total, phase, n, n-last)
+				last = n
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }

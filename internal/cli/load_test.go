@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,6 +40,10 @@ func TestLoadUsageErrorsExit2(t *testing.T) {
 		{name: "zero duration", args: []string{"--duration", "0s"}, want: "--duration"},
 		{name: "too many conns", args: []string{"--conns", "100000000", "--duration", "1s"}, want: "RLIMIT_NOFILE"},
 		{name: "stray argument", args: []string{"now"}, want: "unexpected argument"},
+		{name: "port out of range", args: []string{"--addr", "127.0.0.1:99999"}, want: `port "99999"`},
+		{name: "unknown service", args: []string{"--addr", "[::1]:x"}, want: `port "x"`},
+		{name: "no port", args: []string{"--addr", "localhost"}, want: "want host:port or host:service"},
+		{name: "no address of the family", args: []string{"--network", "tcp6", "--addr", "127.0.0.1:7"}, want: "host 127.0.0.1: no_address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -91,7 +97,7 @@ func TestLoadTextAgainstDeadServerStillReports(t *testing.T) {
 	out, _, code := run("load", "--addr", testnet.ClosedAddr(t), "--duration", "200ms")
 	assert.Equal(t, 1, code)
 	assert.Contains(t, out, "Requests/sec:")
-	assert.Regexp(t, `connect [1-9]`, out)
+	assert.Regexp(t, `refused [1-9]`, out)
 
 	out, errOut, code := run("load", "--addr", addr, "--conns", "3", "--rate", "500", "--duration", "300ms")
 	require.Zero(t, code, errOut)
@@ -137,7 +143,7 @@ func TestLoadNoReplyExit1(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, 1, ExitCode(err), err.Error())
 	assert.ErrorIs(t, err, ErrNoReply)
-	assert.Regexp(t, `^load: no reply verified \(errors: connect [1-9][0-9]*\)$`, err.Error())
+	assert.Regexp(t, `^load: no reply verified \(errors: refused [1-9][0-9]*\)$`, err.Error())
 	assert.Contains(t, out.String(), "Requests/sec:", "the result still prints")
 }
 
@@ -178,3 +184,35 @@ func TestCheckVerified(t *testing.T) {
 	assert.ErrorIs(t, err, ErrMismatch)
 	assert.EqualError(t, err, "no reply verified (errors: mismatch 1); 1 replies mismatched")
 }
+
+// Progress is shown on a terminal only; the line counts the replies and
+// is erased at the end.
+func TestLoadProgress(t *testing.T) {
+	assert.False(t, isTerminal(new(bytes.Buffer)))
+	r, w, err := os.Pipe()
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	assert.False(t, isTerminal(w), "a pipe is not a terminal")
+
+	var replies atomic.Int64
+	var out syncBuffer
+	stop := showProgress(&out, loadgen.Config{Duration: 5 * time.Second}, &replies)
+	replies.Store(1234)
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "1234 replies verified") }, 5*time.Second, 50*time.Millisecond)
+	stop()
+	assert.True(t, strings.HasSuffix(out.String(), "\r\033[K"), "the line is erased at the end")
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

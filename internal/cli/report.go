@@ -34,6 +34,9 @@ func runReport(_ context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if len(r.Samples) == 0 {
+		return fmt.Errorf("report: %s holds no samples: the run measured nothing (nothing written)", filepath.Join(dir, results.FileJSON))
+	}
 	if err := report.Write(dir, r); err != nil {
 		return fmt.Errorf("report: %s: %w", dir, err)
 	}

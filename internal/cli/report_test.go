@@ -49,6 +49,12 @@ func TestReportCommandErrors(t *testing.T) {
 	bad := filepath.Join(tmp, "bad")
 	require.NoError(t, os.MkdirAll(bad, 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(bad, "results.json"), []byte("{not json"), 0o644))
+	empty := filepath.Join(tmp, "empty")
+	require.NoError(t, os.MkdirAll(empty, 0o755))
+	f, err := os.Create(filepath.Join(empty, "results.json"))
+	require.NoError(t, err)
+	require.NoError(t, results.WriteJSON(f, &results.Run{Schema: results.SchemaVersion, Suite: "quick"}))
+	require.NoError(t, f.Close())
 	other := filepath.Join(tmp, "notes.txt")
 	require.NoError(t, os.WriteFile(other, []byte("hi"), 0o644))
 
@@ -64,6 +70,7 @@ func TestReportCommandErrors(t *testing.T) {
 		{name: "no results.json", args: []string{tmp}, code: 2, msg: "results.json"},
 		{name: "not a folder", args: []string{other}, code: 2, msg: "is not a folder"},
 		{name: "bad json", args: []string{bad}, code: 1, msg: "decode json"},
+		{name: "no samples", args: []string{empty}, code: 1, msg: "holds no samples"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := Run(t.Context(), append([]string{"report"}, c.args...), new(strings.Builder), new(strings.Builder))

@@ -134,9 +134,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // startError is serve's error for a server that could not start: one line
 // and exit 2 when the architecture cannot run on this machine at all
-// (servers.ErrUnavailable), exit 1 otherwise.
+// (servers.ErrUnavailable) or cannot listen on the address given (in use,
+// a unix socket's folder missing, a host that does not resolve:
+// servers.IsAddrError), exit 1 otherwise.
 func startError(arch string, err error) error {
-	if errors.Is(err, servers.ErrUnavailable) {
+	if errors.Is(err, servers.ErrUnavailable) || servers.IsAddrError(err) {
 		return usagef("serve: %s: %v", arch, err)
 	}
 	return fmt.Errorf("serve: %w", err)

@@ -86,7 +86,7 @@ func TestConfigsRoundTripEveryField(t *testing.T) {
 func TestServeConfigRoundTrip(t *testing.T) {
 	want := servers.Config{Network: "tcp6", Addr: "[::1]:0", Framing: protocol.Length, MaxMsg: 4096,
 		Work: protocol.Work{CPU: 50 * time.Microsecond, Sleep: time.Millisecond}, Workers: 8, Loops: 2, MaxConns: 100,
-		OutCap: 1 << 20, IdleTimeout: 30 * time.Second}
+		OutCap: 1 << 20, OutTotal: 64 << 20, IdleTimeout: 30 * time.Second}
 	b, err := json.Marshal(want)
 	require.NoError(t, err)
 	arch, got, _, err := serveFlags([]string{"--arch", "epoll", "--config", string(b)}, io.Discard)
@@ -115,15 +115,15 @@ func TestServeFlagsMatchConfig(t *testing.T) {
 	want := servers.DefaultConfig()
 	want.Addr, want.Logger = "", nil
 	assert.Equal(t, want, cfg, "defaults")
-	assert.Equal(t, servers.Config{Network: "tcp", Framing: protocol.Raw, MaxMsg: protocol.DefaultMaxMsg, Workers: 4, Loops: 1, OutCap: 4 << 20}, cfg)
+	assert.Equal(t, servers.Config{Network: "tcp", Framing: protocol.Raw, MaxMsg: protocol.DefaultMaxMsg, Workers: 4, Loops: 1, OutCap: 4 << 20, OutTotal: 256 << 20}, cfg)
 
 	_, cfg, _, err = serveFlags([]string{"--arch", "goroutine", "--network", "tcp6", "--addr", "[::1]:0", "--framing", "length",
 		"--max-msg", "4KiB", "--work-cpu", "50us", "--work-sleep", "1ms", "--workers", "8", "--loops", "2", "--max-conns", "100",
-		"--out-cap", "1M", "--idle-timeout", "30s"}, io.Discard)
+		"--out-cap", "1M", "--out-total", "64MiB", "--idle-timeout", "30s"}, io.Discard)
 	require.NoError(t, err)
 	full := servers.Config{Network: "tcp6", Addr: "[::1]:0", Framing: protocol.Length, MaxMsg: 4096,
 		Work: protocol.Work{CPU: 50 * time.Microsecond, Sleep: time.Millisecond}, Workers: 8, Loops: 2, MaxConns: 100,
-		OutCap: 1 << 20, IdleTimeout: 30 * time.Second}
+		OutCap: 1 << 20, OutTotal: 64 << 20, IdleTimeout: 30 * time.Second}
 	assert.Equal(t, full, cfg)
 
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)

@@ -87,9 +87,13 @@ func TestFields(t *testing.T) {
 func TestBindFlags(t *testing.T) {
 	fs := flag.NewFlagSet("t", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	cfg := servers.Config{Workers: 4}
+	cfg := servers.Config{Workers: 4, MaxMsg: 1 << 20}
 	BindFlags(fs, &cfg)
 	assert.Equal(t, "4", fs.Lookup("workers").DefValue, "the value at binding is the default")
+	assert.Contains(t, fs.Lookup("workers").Usage, "(0 means the default)")
+	assert.NotContains(t, fs.Lookup("max-conns").Usage, "means the default", "its default is 0 itself")
+	assert.Equal(t, "1MiB", fs.Lookup("max-msg").DefValue, "a size in its unit")
+	cfg.MaxMsg = 0
 	assert.Equal(t, "raw", fs.Lookup("framing").DefValue)
 	require.NoError(t, fs.Parse([]string{"--framing", "line", "--out-cap", "64KiB", "--work-sleep", "1ms", "--idle-timeout", "2s"}))
 	assert.Equal(t, servers.Config{Framing: protocol.Line, Workers: 4, OutCap: 64 << 10, Work: protocol.Work{Sleep: time.Millisecond}, IdleTimeout: 2 * time.Second}, cfg)
@@ -112,7 +116,7 @@ func TestDecodeYAML(t *testing.T) {
 	assert.Equal(t, loadgen.Config{Conns: 9, Duration: time.Second, Size: 16 << 10, Warmup: 300 * time.Millisecond, Rate: 1500,
 		Content: loadgen.UTF8, Churn: true, Seed: 3}, cfg, "keys not named keep their values")
 
-	err := decode(t, "size: 1\nwarmup: 5\nframing: line\nconnz: 2\nconns: [1]\n", &cfg, map[string]string{"framing": "the runner's"})
+	err := decode(t, "size: 1\nwarmup: 5\nframing: line\nconnz: 2\nconns: [1]\ndepth: 1.5\n", &cfg, map[string]string{"framing": "the runner's"})
 	var te *yaml.TypeError
 	require.ErrorAs(t, err, &te)
 	assert.Equal(t, []string{
@@ -120,6 +124,7 @@ func TestDecodeYAML(t *testing.T) {
 		`line 3: load.framing cannot be set in a scenario: the runner's`,
 		`line 4: unknown key "connz" in load (known keys: ` + jsonKeysBut(loadgen.Config{}, "framing") + `)`,
 		`line 5: load.conns: want a single value, not a list`,
+		`line 6: load.depth: 1.5 is not a whole number`,
 	}, te.Errors)
 
 	var srv servers.Config

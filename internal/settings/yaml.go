@@ -101,6 +101,14 @@ func decodeValue(n *yaml.Node, v reflect.Value, name string, size bool) error {
 	if v.Type() == durationType || size {
 		return set(v, size, n.Value)
 	}
+	// yaml truncates a float into an integer field (conns: 1.5 is 1).
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		if n.ShortTag() == "!!float" {
+			return fmt.Errorf("%s is not a whole number", n.Value)
+		}
+	}
 	// Numbers, strings and booleans: yaml's own resolution and messages
 	// ("cannot unmarshal !!str `many` into int").
 	return n.Decode(v.Addr().Interface())

@@ -16,7 +16,7 @@ var T0 = time.Date(2025, 11, 22, 10, 30, 0, 0, time.UTC)
 
 // errorKinds are the load generator's error kinds; a result has a count
 // (0 or more) for each.
-var errorKinds = []string{loadgen.ErrConnect, loadgen.ErrRead, loadgen.ErrWrite, loadgen.ErrTimeout, loadgen.ErrShortRead, loadgen.ErrMismatch}
+var errorKinds = loadgen.ErrorKinds()
 
 // Result is a closed-loop load result of 64 connections at rps with the
 // given latencies (µs) and error counts.

@@ -20,7 +20,7 @@ type pool struct {
 	jobs    chan *evloop.Job
 	free    atomic.Int64 // free slots
 	workers int
-	work    func() // one message's handler cost: Config.Work.Do; tests replace it before Start
+	work    func() // one message's handler cost: Config.Work, cancelled on stop; tests replace it before Start
 	wg      sync.WaitGroup
 }
 
@@ -28,7 +28,7 @@ var _ evloop.Pool = (*pool)(nil)
 
 func newPool(cfg servers.Config) *pool {
 	n := cfg.Workers * (1 + queuePerWorker)
-	p := &pool{jobs: make(chan *evloop.Job, n), workers: cfg.Workers, work: cfg.Work.Do}
+	p := &pool{jobs: make(chan *evloop.Job, n), workers: cfg.Workers, work: func() { cfg.Work.DoUntil(cfg.Stopping()) }}
 	p.free.Store(int64(n))
 	return p
 }

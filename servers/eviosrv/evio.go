@@ -461,6 +461,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.started {
 		return servers.ErrClosed
 	}
+	s.BeginStop()
 	if s.Cfg.IsDatagram() {
 		var err error
 		select {

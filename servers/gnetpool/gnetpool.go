@@ -36,7 +36,7 @@ func New(cfg servers.Config) (servers.Server, error) {
 	if cfg.Framing == protocol.Raw {
 		return gnetsrv.New(cfg)
 	}
-	s, err := newServer(cfg, cfg.Work.Do)
+	s, err := newServer(cfg, func() { cfg.Work.DoUntil(cfg.Stopping()) })
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +45,7 @@ func New(cfg servers.Config) (servers.Server, error) {
 
 // newServer is gnet-pool with framed messages: the gnet architecture's
 // server with the pool's protocol side. work spends one message's handler
-// cost (cfg.Work.Do; tests replace it).
+// cost (cfg.Work, cancelled when the server begins to stop; tests replace it).
 func newServer(cfg servers.Config, work func()) (*gnetsrv.Server, error) {
 	p := newPool(cfg, work)
 	return gnetsrv.NewWith(cfg, gnetsrv.Hooks{NewReplier: p.newReplier, Start: p.start, Stopped: p.stop})

@@ -68,8 +68,11 @@ type Server struct {
 	fdCeil   int // an accepted fd at or above this is closed at once (0: no check)
 	stopping atomic.Bool
 	stopAt   atomic.Int64 // Shutdown's deadline in Unix ns (0: none)
-	stopOnce sync.Once
-	hooks    Hooks
+	// outPending is every connection's pending output as last seen on its
+	// loop (conn.counted), for Config.OutTotal.
+	outPending atomic.Int64
+	stopOnce   sync.Once
+	hooks      Hooks
 
 	mu    sync.Mutex
 	conns map[*conn]struct{}
@@ -127,6 +130,8 @@ func (s *Server) Start() error {
 	opts := []gnet.Option{
 		gnet.WithNumEventLoop(s.Cfg.Loops),
 		gnet.WithReusePort(s.Cfg.Network != "unix"),
+		// Restart on a port with connections in TIME_WAIT, as net.Listen does.
+		gnet.WithReuseAddr(s.Cfg.Network != "unix"),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay), // inherited by accepted sockets
 		gnet.WithTicker(true),
 		gnet.WithLogger(s.log),
@@ -275,6 +280,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		s.stopAt.Store(dl.UnixNano())
 	}
+	s.BeginStop()
 	s.stopping.Store(true)
 	err := s.drain(ctx)
 	s.udp.Closing() // datagram servers: the drop count before the sockets close

@@ -21,6 +21,7 @@ type conn struct {
 	r          Replier
 	lastActive atomic.Int64 // Unix ns of the last progress; kept only with an idle timeout
 	lastOut    int          // OutboundBuffered when last looked at
+	counted    int          // pending output last added to Server.outPending
 	finishing  bool         // Shutdown began: replies owed were queued, input is ignored
 	ending     bool         // a protocol error ended the input: close once nothing is owed
 	flush      bool         // on close, give the peer time to take the pending output
@@ -117,15 +118,32 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	return s.checkOutCap(c)
 }
 
+// outTotalHolding is what a connection must hold pending for the
+// server-wide cap (Config.OutTotal) to close it: more than one read's
+// replies, so a client that reads its replies is never closed for others'
+// output.
+const outTotalHolding = 64 << 10
+
 // checkOutCap closes c if the replies it is owed, queued in gnet or still
-// being made, pass Config.OutCap.
+// being made, pass Config.OutCap, or if the server's pending output is
+// over Config.OutTotal and c holds more than outTotalHolding of it. gnet
+// reads on whatever we do, so the only bound on a client that does not
+// read is to close it (Redis: client-output-buffer-limit). The server's
+// total adds each connection's pending output as last seen on its loop.
 func (s *Server) checkOutCap(c *conn) gnet.Action {
 	c.lastOut = c.gc.OutboundBuffered()
-	if owed := c.r.Owed(); c.lastOut+owed > s.Cfg.OutCap {
-		// gnet reads on whatever we do, so the only bound on a client that
-		// does not read is to close it (Redis: client-output-buffer-limit).
+	owed := c.r.Owed()
+	cur := c.lastOut + owed
+	total := s.outPending.Add(int64(cur - c.counted))
+	c.counted = cur
+	if cur > s.Cfg.OutCap {
 		s.Log.Warn("closing connection: pending output over out-cap; the client is not reading",
 			"remote", c.gc.RemoteAddr(), "pending", c.lastOut, "owed", owed, "out_cap", s.Cfg.OutCap)
+		return gnet.Close
+	}
+	if limit := s.Cfg.OutTotal; limit > 0 && total > int64(limit) && cur > outTotalHolding {
+		s.Log.Warn("closing connection: the server's pending output is over out-total and this client is not reading",
+			"remote", c.gc.RemoteAddr(), "pending", cur, "server_pending", total, "out_total", limit)
 		return gnet.Close
 	}
 	return gnet.None
@@ -164,6 +182,8 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.closed = true
 	s.untrack(c)
 	s.Release()
+	s.outPending.Add(int64(-c.counted))
+	c.counted = 0
 	var tail []byte
 	if errors.Is(err, io.EOF) {
 		// The client shut its write side: everything is owed, including a

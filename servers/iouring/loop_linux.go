@@ -92,10 +92,10 @@ type conn struct {
 	recvArmed  bool // a receive is in flight (multishot: until a completion without CQEFMore)
 	recvCancel bool // its cancellation was submitted
 	sendBusy   bool
-	paused     bool // pending output reached OutCap: not receiving until it halves
-	eof        bool // input is over (EOF, protocol error, shutdown): close once all is written
-	closing    bool // closing: the descriptor is closed once nothing of it is in flight
-	inflight   int  // requests of this connection not yet completed
+	bp         loopgroup.OutState // backpressure: not receiving at OutCap or past OutTotal
+	eof        bool               // input is over (EOF, protocol error, shutdown): close once all is written
+	closing    bool               // closing: the descriptor is closed once nothing of it is in flight
+	inflight   int                // requests of this connection not yet completed
 	last       time.Time
 }
 
@@ -574,8 +574,8 @@ func (l *loop) settle(c *conn) {
 		}
 	}
 	p := c.pending()
-	l.s.group.Backpressure(&c.paused, p, l.outCap)
-	want := !c.eof && !c.paused
+	l.s.group.Backpressure(&c.bp, p, l.outCap)
+	want := !c.eof && !c.bp.Paused
 	switch {
 	case want && !c.recvArmed:
 		sqe := l.sqe()
@@ -628,7 +628,7 @@ func (l *loop) finishClose(c *conn) {
 		return
 	}
 	l.closeFD(c.fd)
-	l.s.group.Unpause(c.paused)
+	l.s.group.Release(&c.bp)
 	l.conns[c.slot] = nil
 	l.gens[c.slot] = (l.gens[c.slot] + 1) & genMask
 	l.free = append(l.free, c.slot)
@@ -708,7 +708,7 @@ func (l *loop) exit() {
 		if c.pending() > 0 {
 			unsent++
 		}
-		l.s.group.Unpause(c.paused)
+		l.s.group.Release(&c.bp)
 		_ = unix.Close(c.fd)
 		l.other.Add(1)
 		l.s.Release()

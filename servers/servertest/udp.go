@@ -330,7 +330,7 @@ func testUDPStats(e *env) {
 	}
 	// A reply may arrive before its server counted it.
 	var st servers.Stats
-	e.eventually(5*time.Second, func() bool { st = srv.Stats(); return st.Datagrams >= n && st.Replies >= n })
+	e.eventually(3*time.Second, func() bool { st = srv.Stats(); return st.Datagrams >= n && st.Replies >= n })
 	if st.Datagrams < n || st.Replies < n {
 		e.t.Errorf("Stats datagrams %d, replies %d after %d exchanges: want at least %d each", st.Datagrams, st.Replies, n, n)
 	}

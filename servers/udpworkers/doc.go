@@ -9,6 +9,6 @@
 //
 // Tradeoff: more cores transform and send replies at once with no code
 // beyond the loop, but every reader contends for the one socket's receive
-// queue lock, so throughput stops growing after a few readers, and
+// queue lock (udp-reuseport gives each reader its own queue instead), and
 // datagrams of one client may be answered out of order.
 package udpworkers

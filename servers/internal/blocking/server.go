@@ -82,8 +82,18 @@ func (s *Server) listen() ([]net.Listener, error) {
 	if s.Cfg.Network == "unix" {
 		return nil, fmt.Errorf("servers: SO_REUSEPORT spreads TCP connections only; use --network tcp or tcp6: %w", errors.ErrUnsupported)
 	}
-	// The first listener picks the port (it may be 0); the others join it.
+	// SO_REUSEPORT would share a port with anyone else who set it: bind it
+	// plainly first, which fails if anybody listens there (TIME_WAIT
+	// connections do not count: Go sets SO_REUSEADDR), and take the port
+	// the kernel chose if it was 0.
+	probe, err := servers.Listen(s.Cfg)
+	if err != nil {
+		return nil, err
+	}
 	cfg := s.Cfg
+	cfg.Addr = probe.Addr().String()
+	probe.Close()
+	// The first listener binds the probed port; the others join it.
 	var lns []net.Listener
 	for range s.dispatch.Acceptors {
 		ln, err := servers.ListenReusePort(cfg)
@@ -130,6 +140,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.lns == nil {
 		return servers.ErrClosed
 	}
+	s.BeginStop()
 	for _, ln := range s.lns {
 		ln.Close()
 	}

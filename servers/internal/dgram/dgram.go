@@ -198,6 +198,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	conns := s.conns
 	s.mu.Unlock()
 
+	s.BeginStop()
 	s.closing.Store(true)
 	for _, c := range conns {
 		_ = c.SetReadDeadline(time.Now())

@@ -38,11 +38,11 @@ type conn struct {
 	h      *handoff       // with a Pool: cuts the input and hands messages off; nil inline
 	out    []byte         // out[off:] is pending output
 	off    int
-	watch  Events    // interest registered with the poller
-	paused bool      // pending output reached OutCap: not reading until it halves
-	eof    bool      // input is over (EOF, protocol error, shutdown): close once all is answered and written
-	closed bool      // closed by its loop (a job of it may still be in the pool)
-	last   time.Time // last progress, read or write, for IdleTimeout
+	watch  Events             // interest registered with the poller
+	bp     loopgroup.OutState // backpressure: paused at OutCap or past OutTotal
+	eof    bool               // input is over (EOF, protocol error, shutdown): close once all is answered and written
+	closed bool               // closed by its loop (a job of it may still be in the pool)
+	last   time.Time          // last progress, read or write, for IdleTimeout
 }
 
 func (c *conn) pending() int { return len(c.out) - c.off }
@@ -446,9 +446,9 @@ func (l *loop) flush(c *conn) bool {
 // pending.
 func (l *loop) settle(c *conn) {
 	p := c.pending()
-	l.s.group.Backpressure(&c.paused, p, l.outCap)
+	l.s.group.Backpressure(&c.bp, p, l.outCap)
 	var want Events
-	if !c.eof && !c.paused && (c.h == nil || c.h.readable()) {
+	if !c.eof && !c.bp.Paused && (c.h == nil || c.h.readable()) {
 		want |= Readable
 	}
 	if p > 0 {
@@ -480,7 +480,7 @@ func (l *loop) close(c *conn) {
 	_ = unix.Close(c.fd)
 	l.calls++
 	l.conns[c.fd] = nil
-	l.s.group.Unpause(c.paused)
+	l.s.group.Release(&c.bp)
 	last := l.list[len(l.list)-1]
 	last.idx = c.idx
 	l.list[c.idx] = last

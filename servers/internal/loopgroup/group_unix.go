@@ -29,6 +29,8 @@ type Group struct {
 	lnRefs   atomic.Int32  // loops still holding the listener; the last one closes it
 	live     atomic.Int32  // loops still running; the last one closes exited
 	paused   atomic.Int64  // connections not read because of backpressure
+	out      atomic.Int64  // pending output of every connection, bytes (OutState)
+	outTotal int64         // Config.OutTotal
 	stopping atomic.Bool   // Shutdown began: stop accepting and reading, flush, close
 	force    atomic.Bool   // close every connection now and exit
 	exited   chan struct{} // closed when every loop has returned
@@ -59,6 +61,9 @@ func Defaults(cfg servers.Config) servers.Config {
 	if cfg.OutCap <= 0 {
 		cfg.OutCap = servers.DefaultOutCap
 	}
+	if cfg.OutTotal <= 0 {
+		cfg.OutTotal = servers.DefaultOutTotal
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -69,6 +74,10 @@ func Defaults(cfg servers.Config) servers.Config {
 // whose loops are called name in log lines.
 func (g *Group) Init(core *servers.Core, name string, h Hooks) {
 	g.core, g.name, g.hooks = core, name, h
+	g.outTotal = int64(core.Cfg.OutTotal)
+	if g.outTotal <= 0 {
+		g.outTotal = servers.DefaultOutTotal
+	}
 	g.exited = make(chan struct{})
 }
 
@@ -160,6 +169,7 @@ func (g *Group) Shutdown(ctx context.Context) error {
 		<-g.exited
 		return servers.ErrClosed
 	}
+	g.core.BeginStop()
 	g.stopping.Store(true)
 	g.hooks.Wake()
 	var err error
@@ -207,25 +217,52 @@ func (g *Group) loopExited() {
 }
 
 // Paused reports how many connections are not being read right now
-// because their pending output reached Config.OutCap (backpressure).
+// because of backpressure: their own pending output reached Config.OutCap,
+// or the server's reached Config.OutTotal (see Backpressure).
 func (g *Group) Paused() int64 { return g.paused.Load() }
 
-// Backpressure updates a connection's paused flag for pending bytes of
-// output: it pauses at outCap and resumes once pending is at most half of
-// it, and counts the paused connections for Paused.
-func (g *Group) Backpressure(paused *bool, pending, outCap int) {
-	if pending >= outCap && !*paused {
-		*paused = true
+// PendingOut reports the pending output of every connection, in bytes.
+func (g *Group) PendingOut() int64 { return g.out.Load() }
+
+// OutState is a connection's backpressure state: whether it is paused (not
+// read) and its share of the server's pending output. The zero value is a
+// new connection's.
+type OutState struct {
+	Paused  bool
+	counted int // pending bytes last added to Group.out
+}
+
+// Backpressure updates st for pending bytes of output on its connection
+// (outCap is Config.OutCap) and counts the paused connections for Paused.
+//
+// A connection pauses when its pending output reaches outCap, or when it
+// has any pending output while the server's total is over
+// Config.OutTotal; it resumes once its own output is at most half of
+// outCap and either the total is back under OutTotal or its own output is
+// all sent. So past the server-wide cap only the connections whose clients
+// do not read their replies stop being read (each can add at most one
+// read's replies beyond it); a client that reads its replies has nothing
+// pending and is served. The loop calls it whenever pending changes, as
+// the connection's own readiness events come: no cross-loop wake-up.
+func (g *Group) Backpressure(st *OutState, pending, outCap int) {
+	total := g.out.Add(int64(pending - st.counted))
+	st.counted = pending
+	over := total > g.outTotal && pending > 0
+	if (pending >= outCap || over) && !st.Paused {
+		st.Paused = true
 		g.paused.Add(1)
-	} else if *paused && pending <= outCap/2 {
-		*paused = false
+	} else if st.Paused && pending <= outCap/2 && !over {
+		st.Paused = false
 		g.paused.Add(-1)
 	}
 }
 
-// Unpause counts out of Paused a connection being closed while paused.
-func (g *Group) Unpause(paused bool) {
-	if paused {
+// Release takes a connection being closed out of Paused and of the
+// server's pending output.
+func (g *Group) Release(st *OutState) {
+	if st.Paused {
 		g.paused.Add(-1)
 	}
+	g.out.Add(int64(-st.counted))
+	*st = OutState{}
 }
