@@ -29,8 +29,9 @@ const (
 // is adding a field here (doc, default in WithDefaults, check in Validate)
 // and the code that uses it.
 type Config struct {
-	// Network is "tcp" (default), "tcp6" or "unix"; it must match the server.
-	Network string `json:"network,omitempty" help:"tcp, tcp6 or unix (must match the server)"`
+	// Network is "tcp" (default), "tcp6", "unix", "udp" or "udp6"; it must
+	// match the server. Over udp a datagram is a message (see udp.go).
+	Network string `json:"network,omitempty" help:"tcp, tcp6, unix, udp or udp6 (must match the server)"`
 	// Addr is the server's address (host:port, or a socket path for unix).
 	Addr string `json:"addr" help:"server address: host:port, or a socket path for unix"`
 	// Framing must match the server's (default raw).
@@ -83,6 +84,11 @@ type Config struct {
 	// Multicall batches this many upper calls into one system.multicall
 	// request (protocol xmlrpc; 0 = one call per request).
 	Multicall int `json:"multicall,omitempty" help:"xmlrpc: upper calls per system.multicall request (0 = one call per request)"`
+	// Retry (network udp or udp6 only) is the textbook client's
+	// retransmission policy, "100ms,x2,2s": initial timeout, factor, give-up
+	// time (see Retry). Zero (the default) sends each request once and
+	// counts it lost after Timeout.
+	Retry Retry `json:"retry,omitzero" help:"udp: resend an unanswered request after INITIAL, waits growing xFACTOR, fail it (server_down) past GIVEUP, e.g. 100ms,x2,2s (default off)"`
 }
 
 // ProtocolXMLRPC is Config.Protocol of an XML-RPC load.
@@ -156,8 +162,12 @@ func (c Config) Validate() error {
 	}
 	switch c.Network {
 	case "", "tcp", "tcp6", "unix":
+	case "udp", "udp6":
+		if err := c.validateUDP(); err != nil {
+			return bad("%v", err)
+		}
 	default:
-		return bad("network %q: want tcp, tcp6 or unix", c.Network)
+		return bad("network %q: want tcp, tcp6, unix, udp or udp6", c.Network)
 	}
 	if c.Addr == "" {
 		return bad("no server address")
@@ -198,12 +208,18 @@ func (c Config) Validate() error {
 	if c.Churn && (c.Rate > 0 || c.Depth > 1) {
 		return bad("churn is a closed loop of one message per connection: no rate, depth 1")
 	}
+	if !isUDP(c.Network) && !c.Retry.IsZero() {
+		return bad("retry applies to network udp or udp6 only")
+	}
 	switch c.Protocol {
 	case "":
 		if c.Multicall != 0 {
 			return bad("multicall %d applies to protocol xmlrpc only", c.Multicall)
 		}
 	case ProtocolXMLRPC:
+		if isUDP(c.Network) {
+			return bad("protocol xmlrpc runs over tcp, tcp6 or unix, not %s", c.Network)
+		}
 		if c.Rate > 0 || c.Depth > 1 || c.Churn || c.SlowConns > 0 || c.IdleConns > 0 {
 			return bad("protocol xmlrpc is a closed loop of one request in flight per connection: no rate, depth, churn or side load")
 		}

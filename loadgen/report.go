@@ -76,6 +76,9 @@ func WriteText(w io.Writer, r *Result) error {
 	if r.Unsent > 0 || r.Abandoned > 0 {
 		fmt.Fprintf(&b, "  Unsent (connection down or queue full; in the latency at their age at the end): %d; abandoned in flight on failed connections (in the latency at their age): %d\n", r.Unsent, r.Abandoned)
 	}
+	if r.UDP != nil {
+		writeUDPText(&b, r) // udp.go
+	}
 	if f := r.Fairness; f != nil {
 		fmt.Fprintf(&b, "  conns served: %d/%d, fairness (Jain) %.2f, replies per conn min/median/max %d/%d/%d\n",
 			r.ConnsServed, c.Conns, f.JainIndex, f.Min, f.Median, f.Max)

@@ -23,6 +23,13 @@ const (
 	ErrReset          = "reset"           // the server reset the connection (or a write met its close)
 )
 
+// Error kinds of UDP runs only (Config.Network udp or udp6), also keys of
+// Result.Errors, present in every UDP result; a UDP run counts an ICMP
+// port unreachable (ECONNREFUSED on its connected socket) as ErrRefused.
+const (
+	ErrServerDown = "server_down" // retry mode: a request unanswered past the give-up time
+)
+
 // Result is one load run, measured after the warm-up. Its JSON form is the
 // stable schema documented in loadgen/doc.go.
 type Result struct {
@@ -105,6 +112,10 @@ type Result struct {
 	// with the resolve and connect times (see Target). Nil only in results
 	// written before it existed.
 	Target *Target `json:"target,omitempty"`
+
+	// UDP is what a UDP run measured besides the fields above (loss,
+	// duplicates, reordering, jitter, drop counters); nil over TCP.
+	UDP *UDPResult `json:"udp,omitempty"`
 }
 
 // LatencyUS is a latency summary in microseconds.
@@ -127,4 +138,11 @@ type Second struct {
 	RPS      float64 `json:"rps"`
 	P99      float64 `json:"p99_us"`
 	Errors   int64   `json:"errors"`
+	// UDP runs only: requests sent (by send time), lost (by when given
+	// up), and replies duplicated, reordered and late in this second.
+	Sent       int64 `json:"sent,omitempty"`
+	Lost       int64 `json:"lost,omitempty"`
+	Duplicated int64 `json:"duplicated,omitempty"`
+	Reordered  int64 `json:"reordered,omitempty"`
+	Late       int64 `json:"late,omitempty"`
 }

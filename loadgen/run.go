@@ -62,6 +62,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		cfg.Loops = DefaultLoops()
 	}
 	cfg.Loops = max(1, min(cfg.Loops, cfg.Conns))
+	if isUDP(cfg.Network) {
+		return runUDP(ctx, cfg) // udp_linux.go
+	}
 	if err := raiseFDLimit(cfg.Conns + cfg.SlowConns + cfg.IdleConns + fdSlack); err != nil {
 		return nil, err
 	}

@@ -5,7 +5,8 @@
 // # Transports
 //
 // TCP over IPv4 ("tcp") and IPv6 ("tcp6"), and Unix stream sockets ("unix").
-// The protocol is the same on each.
+// The protocol is the same on each. The datagram architectures serve UDP
+// over IPv4 ("udp") and IPv6 ("udp6"); see Datagrams.
 //
 // # Transform
 //
@@ -41,6 +42,31 @@
 // default; for [Line] the count includes the '\n', for [Length] it is N) is
 // [ErrTooLarge]: that connection is closed after the replies before it, and
 // no other connection is affected.
+//
+// # Datagrams
+//
+// Over UDP a datagram is one message, and the reply is the transform of that
+// datagram alone ([AppendUpper]: no carry between datagrams, so a rune cut
+// between two datagrams comes back unchanged in both), sent back to the
+// sender's address and port in one datagram. Replies go out in the order the
+// server handles requests, which several goroutines or sockets may change.
+//
+//   - Size: a payload is at most [MaxDatagram4] (65,507) bytes over IPv4 and
+//     [MaxDatagram6] (65,527) over IPv6, jumbograms aside. Servers receive
+//     into 65,536-byte buffers, so every datagram UDP carries arrives whole.
+//   - Truncation: a datagram that does not fit the receive buffer (MSG_TRUNC)
+//     is counted (servers' Stats.Truncated) and answered with nothing. With
+//     the buffers above it cannot happen; the counter guards the rule.
+//   - Zero length: a zero-length datagram is answered with a zero-length
+//     datagram.
+//   - A reply too large for one datagram (the transform grows: 65,507 bytes
+//     of ɐ become 98,260 of Ɐ) is not sent; it is counted as a send error.
+//   - Loss: UDP does not retransmit. A request or reply may be dropped (the
+//     receive queue of either side full, counted in the socket's drop
+//     counter); the client decides whether to send again.
+//
+// Framing does not apply (each datagram is its own frame): a datagram server
+// runs the default framing, raw, and no handler cost.
 //
 // # Handler cost
 //

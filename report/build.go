@@ -93,6 +93,19 @@ func buildSections(r *results.Run) []section {
 	if len(empty) > 0 {
 		spectra.outro = fmt.Sprintf("No latency was measured in %s: no spectrum.", strings.Join(empty, ", "))
 	}
+	loss := section{heading: "Loss against offered rate (UDP)"}
+	for _, g := range sweeps(r, rateSweep) {
+		if !isUDP(g[0]) {
+			continue
+		}
+		if f := lossFigure(r, g, order, style); f != nil { // udp.go
+			f.Name = unique("loss-" + g[0].Name)
+			loss.figs = append(loss.figs, f)
+		}
+	}
+	if len(loss.figs) > 0 {
+		return []section{conns, rate, loss, spectra}
+	}
 	return []section{conns, rate, spectra}
 }
 

@@ -154,7 +154,9 @@ func Tables(r *results.Run) Document {
 		d = append(d, st)
 	}
 	for _, t := range tables {
-		st := markExternal(addVsC(scenarioTable(t, r.Reps), t, r), r)
+		st := scenarioTable(t, r.Reps)
+		addUDPColumns(r, t, st) // udp.go
+		st = markExternal(addVsC(st, t, r), r)
 		shown = append(shown, st)
 		d = append(d, st)
 	}

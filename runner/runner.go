@@ -112,9 +112,10 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: no architectures", ErrOptions)
 	}
 	// Only the architectures that run a scenario of the suite: each
-	// scenario runs on those that speak its protocol (and its archs:), so
-	// the byte-protocol suites leave xmlrpc out and the results name only
-	// the architectures measured.
+	// scenario runs on those that speak its protocol, serve its network
+	// (and are in its archs:), so the byte-protocol suites leave xmlrpc
+	// out, a udp suite the tcp-only ones, and the results name only the
+	// architectures measured.
 	var runs []string
 	for _, a := range o.Archs {
 		if slices.ContainsFunc(o.Suite.Scenarios, func(sc scenarios.Scenario) bool { return sc.AppliesTo(a) }) {
@@ -122,7 +123,7 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	if len(runs) == 0 {
-		return o, fmt.Errorf("%w: no scenario of suite %s runs on %s (a scenario runs on the architectures that speak its protocol and that its archs: lists)",
+		return o, fmt.Errorf("%w: no scenario of suite %s runs on %s (a scenario runs on the architectures that speak its protocol, serve its network and that its archs: lists; archbench list shows each one's)",
 			ErrOptions, o.Suite.Name, strings.Join(o.Archs, ", "))
 	}
 	o.Archs = runs
@@ -548,6 +549,10 @@ func runOne(ctx context.Context, o Options, j job, mask *cpuMask, conformed map[
 	s.Exit, s.ExitDetail = p.stop(o.StopGrace)
 	if !isExternal {
 		s.ServerStats = p.exitStats()
+	}
+	if st := s.ServerStats; res != nil && res.UDP != nil && st != nil && st.Drops != nil {
+		d := *st.Drops // over the server's life: this run, its warm-up included
+		res.UDP.ServerDrops = &d
 	}
 	s.Result = res
 	if j.step != nil && j.step.Fraction == 0 && res != nil {

@@ -29,9 +29,18 @@ var (
 
 // serveArgs is the `archbench serve` command line for arch and cfg: the
 // whole Config as JSON (the form results.json records it in), on the
-// address and network the runner owns.
+// address the runner owns and the scenario's network (tcp, udp or udp6;
+// tcp when unset).
 func serveArgs(arch string, cfg servers.Config) ([]string, error) {
-	cfg.Network, cfg.Addr = "tcp", "127.0.0.1:0"
+	cfg.Addr = "127.0.0.1:0"
+	switch cfg.Network {
+	case "udp", "udp6":
+		if cfg.Network == "udp6" {
+			cfg.Addr = "[::1]:0"
+		}
+	default:
+		cfg.Network = "tcp"
+	}
 	b, err := json.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("runner: server config: %w", err)

@@ -90,13 +90,16 @@ func (r RateSweep) Fractions() []float64 {
 
 // AppliesTo reports whether the scenario runs on arch: arch speaks the
 // scenario's protocol (its Arch.Protocol equals Load.Protocol; a name not
-// registered speaks the byte protocol) and is in Archs, if set.
+// registered speaks the byte protocol), serves the scenario's network and
+// is in Archs, if set. (An architecture not registered in this process is
+// not ruled out by network.)
 func (s Scenario) AppliesTo(arch string) bool {
 	speaks := ""
-	if a, err := servers.Lookup(arch); err == nil {
+	a, err := servers.Lookup(arch)
+	if err == nil {
 		speaks = a.Protocol
 	}
-	if speaks != s.Load.Protocol {
+	if speaks != s.Load.Protocol || (err == nil && !a.Serves(s.Server.Network)) {
 		return false
 	}
 	if len(s.Archs) == 0 {

@@ -26,7 +26,7 @@ var testEnv = Env{Archs: allArchs, MaxFDs: 20000}
 
 func TestEmbeddedSuitesValidate(t *testing.T) {
 	names := Names()
-	require.Equal(t, []string{"baselines", "full", "quick", "stack", "tradeoffs"}, names)
+	require.Equal(t, []string{"baselines", "full", "quick", "stack", "tradeoffs", "udp"}, names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			s, err := Embedded(name)
@@ -49,7 +49,15 @@ const runOverhead = 100 * time.Millisecond
 
 // quickArchs is how many architectures `make bench` runs: every registered
 // one (servers/all).
-var quickArchs = len(servers.Names())
+var quickArchs = func() int {
+	n := 0
+	for _, a := range servers.Archs() {
+		if a.Serves("tcp") { // the quick suite is tcp: the rest are skipped
+			n++
+		}
+	}
+	return n
+}()
 
 func TestQuickCoversAndFitsBudget(t *testing.T) {
 	s, err := Embedded("quick")
@@ -224,7 +232,7 @@ func TestParseErrors(t *testing.T) {
 		{
 			name: "runner-owned server address",
 			yaml: "scenarios:\n  - name: a\n    server: {addr: \"127.0.0.1:9000\", network: tcp6}\n",
-			want: []string{"line 3: server.addr cannot be set in a scenario: the runner picks 127.0.0.1:0", "server.network cannot be set"},
+			want: []string{"line 3: server.addr cannot be set in a scenario: the runner picks 127.0.0.1:0"},
 		},
 		{
 			name: "runner-owned load address",
@@ -496,11 +504,34 @@ func scenarioServerKeys() string {
 	t := reflect.TypeOf(servers.Config{})
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name != "" && name != "-" && name != "network" && name != "addr" {
+		if name != "" && name != "-" && name != "addr" {
 			keys = append(keys, name)
 		}
 	}
 	return strings.Join(keys, ", ")
+}
+
+// TestUDPSuite: the udp suite serves on udp, runs only on architectures
+// that serve it, and its load follows the server's network.
+func TestUDPSuite(t *testing.T) {
+	s, err := Embedded("udp")
+	require.NoError(t, err)
+	require.NoError(t, s.Validate(testEnv))
+	for _, sc := range s.Scenarios {
+		assert.Equal(t, "udp", sc.Server.Network, sc.Name)
+		assert.Equal(t, "udp", sc.Load.Network, sc.Name)
+		assert.True(t, sc.AppliesTo("udp-loop"), sc.Name)
+		assert.False(t, sc.AppliesTo("epoll"), "%s: epoll serves tcp only", sc.Name)
+	}
+	q, err := Embedded("quick")
+	require.NoError(t, err)
+	assert.False(t, q.Scenarios[0].AppliesTo("udp-loop"), "a tcp scenario skips a udp-only architecture")
+
+	bad, err := Parse("bad.yaml", []byte("scenarios:\n  - name: a\n    description: d\n    server: {network: tcp6}\n    load: {duration: 1s}\n"))
+	require.NoError(t, err)
+	err = bad.Validate(testEnv)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "the runner serves on tcp, udp or udp6")
 }
 
 // A suite file over MaxFileSize is refused before it is parsed.

@@ -118,8 +118,7 @@ type (
 // with the reason the error gives.
 var runnerOwned = map[string]map[string]string{
 	"server": {
-		"network": "the runner serves on tcp",
-		"addr":    "the runner picks 127.0.0.1:0",
+		"addr": "the runner picks 127.0.0.1:0",
 	},
 	"load": {
 		"network": "the load uses the server's network",
@@ -173,8 +172,10 @@ func Parse(file string, data []byte) (*Suite, error) {
 	for _, sf := range f.Scenarios {
 		sc := Scenario{Name: sf.Name, Description: sf.Description, Archs: sf.Archs, RateSweep: sf.RateSweep, Settings: s.Defaults}
 		decode(&sc.Settings, sf.sectionsFile)
-		sc.Server.Network = "tcp"
-		sc.Load.Network, sc.Load.Framing = "tcp", sc.Server.Framing
+		if sc.Server.Network == "" {
+			sc.Server.Network = "tcp"
+		}
+		sc.Load.Network, sc.Load.Framing = sc.Server.Network, sc.Server.Framing
 		s.Scenarios = append(s.Scenarios, sc)
 	}
 	if len(errs) > 0 {
@@ -352,6 +353,13 @@ func (s *Suite) Validate(env Env) error {
 		}
 		srv := sc.Server
 		srv.Addr = "127.0.0.1:0"
+		switch srv.Network {
+		case "tcp", "udp":
+		case "udp6":
+			srv.Addr = "[::1]:0"
+		default:
+			bad(sc, "server: network %q: the runner serves on tcp, udp or udp6", srv.Network)
+		}
 		if err := srv.Validate(); err != nil {
 			bad(sc, "server: %v", err)
 		}

@@ -43,8 +43,10 @@ const StatsPrefix = "stats "
 // Adding a setting is adding a field here (doc, default in withDefaults,
 // check in Validate) and the code that uses it.
 type Config struct {
-	// Network is "tcp" (IPv4, the default), "tcp6" or "unix".
-	Network string `json:"network,omitempty" help:"tcp, tcp6 or unix"`
+	// Network is "tcp" (IPv4, the default), "tcp6" or "unix", or for the
+	// datagram architectures "udp" (IPv4) or "udp6". Each architecture
+	// serves the networks its Arch.Networks lists.
+	Network string `json:"network,omitempty" help:"tcp, tcp6, unix, udp or udp6 (archbench list shows what each architecture serves)"`
 	// Addr is host:port for TCP (default 127.0.0.1:7000, or [::1]:7000 for
 	// tcp6; port 0 picks a free port), a socket path for unix.
 	Addr string `json:"addr,omitempty" help:"listen address: host:port, port 0 picks one (default 127.0.0.1:7000; [::1]:7000 for tcp6; a path for unix)"`
@@ -76,6 +78,12 @@ type Config struct {
 	// IdleTimeout closes a connection that made no progress either way for
 	// this long (0 = never).
 	IdleTimeout time.Duration `json:"idle_timeout,omitempty" help:"close a connection idle this long (0 = never)"`
+	// Rcvbuf and Sndbuf ask for the server sockets' receive and send buffer
+	// sizes in bytes (SO_RCVBUF, SO_SNDBUF; 0 = the kernel's default). The
+	// kernel caps them at net.core.rmem_max and wmem_max; Stats records what
+	// it granted. The datagram architectures use them.
+	Rcvbuf int `json:"rcvbuf,omitempty" unit:"bytes" help:"udp: socket receive buffer, bytes (0 = kernel default; Stats records the granted size)"`
+	Sndbuf int `json:"sndbuf,omitempty" unit:"bytes" help:"udp: socket send buffer, bytes (0 = kernel default; Stats records the granted size)"`
 	// Logger receives the server's logs (nil = discard).
 	Logger *slog.Logger `json:"-"`
 
@@ -116,9 +124,12 @@ func DefaultConfig() Config { return Config{}.withDefaults() }
 // Validate reports the first setting that cannot work, in words a user can act on.
 func (c Config) Validate() error {
 	switch c.Network {
-	case "", "tcp", "tcp6", "unix":
+	case "", "tcp", "tcp6", "unix", "udp", "udp6":
 	default:
-		return fmt.Errorf("network %q: want tcp, tcp6 or unix", c.Network)
+		return fmt.Errorf("network %q: want tcp, tcp6, unix, udp or udp6", c.Network)
+	}
+	if c.IsDatagram() && c.Framing != protocol.Raw {
+		return fmt.Errorf("framing %s with network %s: a datagram is its own message; use the default framing (raw)", c.Framing, c.Network)
 	}
 	if c.Network == "unix" && c.Addr == "" {
 		return errors.New("network unix needs an address: a socket path")
@@ -138,10 +149,13 @@ func (c Config) Validate() error {
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"workers", c.Workers}, {"loops", c.Loops}, {"max-conns", c.MaxConns}, {"out-cap", c.OutCap}, {"out-total", c.OutTotal}} {
+	}{{"workers", c.Workers}, {"loops", c.Loops}, {"max-conns", c.MaxConns}, {"out-cap", c.OutCap}, {"out-total", c.OutTotal}, {"rcvbuf", c.Rcvbuf}, {"sndbuf", c.Sndbuf}} {
 		if f.v < 0 {
 			return fmt.Errorf("%s %d: must not be negative", f.name, f.v)
 		}
+	}
+	if c.Rcvbuf > 1<<30 || c.Sndbuf > 1<<30 {
+		return fmt.Errorf("rcvbuf %d, sndbuf %d: at most 1GiB each", c.Rcvbuf, c.Sndbuf)
 	}
 	if c.Workers > 1<<16 {
 		return fmt.Errorf("workers %d: at most 65536", c.Workers)
@@ -168,7 +182,7 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
-		if c.Network == "tcp6" {
+		if c.Network == "tcp6" || c.Network == "udp6" {
 			c.Addr = DefaultAddr6
 		}
 	}
@@ -198,3 +212,6 @@ func (c Config) withDefaults() Config {
 func (c Config) Codec() protocol.CodecConfig {
 	return protocol.CodecConfig{Framing: c.Framing, MaxMsg: c.MaxMsg, Work: c.Work, Cancel: c.Stopping()}
 }
+
+// IsDatagram reports whether c's network is a datagram one (udp, udp6).
+func (c Config) IsDatagram() bool { return c.Network == "udp" || c.Network == "udp6" }

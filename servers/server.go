@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 
 	"archbench/protocol"
@@ -74,6 +75,29 @@ type Stats struct {
 	// PerLoop counts connections taken by each accept or event loop, where
 	// an architecture spreads them over several (reuseport).
 	PerLoop []int64 `json:"per_loop,omitempty"`
+
+	// Datagram servers (network udp, udp6) also count:
+	//
+	// Datagrams received and Replies sent by the server's loops (PerLoop
+	// then counts datagrams received by each reading goroutine).
+	Datagrams int64 `json:"datagrams,omitempty"`
+	Replies   int64 `json:"replies,omitempty"`
+	// Truncated datagrams (MSG_TRUNC: larger than the receive buffer);
+	// counted and answered with nothing.
+	Truncated int64 `json:"truncated,omitempty"`
+	// SendErrors counts replies the kernel refused (ENOBUFS, EMSGSIZE for a
+	// reply that grew past the largest datagram, an unreachable peer).
+	SendErrors int64 `json:"send_errors,omitempty"`
+	// Drops is the kernel's drop count of the server's bound socket(s): the
+	// datagrams that found the receive queue full (the drops column of
+	// /proc/net/udp, udp6), read at stats time and kept from the last
+	// moment before the sockets closed; nil when it could not be read.
+	Drops *int64 `json:"drops,omitempty"`
+	// Rcvbuf and Sndbuf are the socket buffer sizes the kernel granted
+	// (getsockopt SO_RCVBUF, SO_SNDBUF: Linux reports twice the size asked
+	// for, its bookkeeping overhead included); 0 = not known.
+	Rcvbuf int `json:"rcvbuf,omitempty"`
+	Sndbuf int `json:"sndbuf,omitempty"`
 }
 
 // Defect is a known, explained failure of an architecture's library on one
@@ -106,6 +130,39 @@ type Arch struct {
 	// The TCP conformance suite and the runner's byte-protocol scenarios
 	// take only the architectures that speak their protocol.
 	Protocol string
+	// Networks lists the networks the architecture serves (Config.Network
+	// values); nil means the stream networks tcp, tcp6 and unix.
+	Networks []string
+}
+
+// StreamNetworks are the networks of an Arch whose Networks is nil.
+var StreamNetworks = []string{"tcp", "tcp6", "unix"}
+
+// Nets is the networks a serves: a.Networks, or StreamNetworks when nil.
+func (a Arch) Nets() []string {
+	if a.Networks == nil {
+		return StreamNetworks
+	}
+	return a.Networks
+}
+
+// Serves reports whether a serves network ("" is the default, tcp).
+func (a Arch) Serves(network string) bool {
+	if network == "" {
+		network = "tcp"
+	}
+	return slices.Contains(a.Nets(), network)
+}
+
+// CheckNetwork is the one-line error for a network a does not serve.
+func (a Arch) CheckNetwork(network string) error {
+	if a.Serves(network) {
+		return nil
+	}
+	if network == "" {
+		network = "tcp"
+	}
+	return fmt.Errorf("architecture %s does not serve network %s (it serves %s)", a.Name, network, strings.Join(a.Nets(), ", "))
 }
 
 // ProtocolXMLRPC is Arch.Protocol of an XML-RPC server.
@@ -205,6 +262,9 @@ func New(name string, cfg Config) (Server, error) {
 // Config.Stopping), closed when it begins to stop.
 func (a Arch) Build(cfg Config) (Server, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := a.CheckNetwork(cfg.Network); err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()

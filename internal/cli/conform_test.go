@@ -32,6 +32,9 @@ func TestConformBuiltins(t *testing.T) {
 			if a.Protocol != "" {
 				t.Skipf("%s speaks %s, not the byte protocol", a.Name, a.Protocol)
 			}
+			if !a.Serves("tcp") {
+				t.Skipf("%s serves %v: conform is a stream client", a.Name, a.Nets())
+			}
 			f := protocol.Raw
 			if len(a.Framings) > 0 {
 				f = a.Framings[0]

@@ -30,7 +30,7 @@ func TestLoadUsageErrorsExit2(t *testing.T) {
 		want string
 	}{
 		{name: "bad framing", args: []string{"--framing", "json"}, want: "--framing"},
-		{name: "bad network", args: []string{"--network", "udp"}, want: "network"},
+		{name: "bad network", args: []string{"--network", "sctp"}, want: "network"},
 		{name: "bad content", args: []string{"--content", "latin1"}, want: "content"},
 		{name: "bad format", args: []string{"--format", "xml"}, want: "--format"},
 		{name: "bad size", args: []string{"--size", "big"}, want: "bad size"},

@@ -36,6 +36,7 @@ func runList(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		if a.Protocol != "" {
 			fmt.Fprintf(stdout, "%-12s   protocol %s, not the byte protocol: `archbench call`, `load --protocol %s`\n", "", a.Protocol, a.Protocol)
 		}
+		fmt.Fprintf(stdout, "%-12s   networks: %s\n", "", strings.Join(a.Nets(), ", "))
 		for _, d := range a.Defects {
 			fmt.Fprintf(stdout, "%-12s   known defect (%s): %s [%s]\n", "", d.Case, d.Reason, d.Upstream)
 		}
@@ -75,6 +76,9 @@ func serveFlags(args []string, stderr io.Writer) (arch servers.Arch, cfg servers
 	}
 	if err := cfg.Validate(); err != nil {
 		return arch, cfg, level, usagef("serve: %v", err)
+	}
+	if err := arch.CheckNetwork(cfg.Network); err != nil {
+		return arch, cfg, level, usagef("serve: %v: use --network %s", err, arch.Nets()[0])
 	}
 	return arch, cfg, level, nil
 }

@@ -29,6 +29,8 @@ func fillAll(t *testing.T, cfg any) {
 		switch {
 		case fv.Type() == reflect.TypeOf(protocol.Framing(0)):
 			fv.Set(reflect.ValueOf(protocol.Framing(1 + i%2)))
+		case fv.Type() == reflect.TypeOf(loadgen.Retry{}):
+			fv.Set(reflect.ValueOf(loadgen.Retry{Initial: time.Duration(i+1) * time.Millisecond, Factor: 1.5, GiveUp: time.Second}))
 		case fv.Type() == reflect.TypeOf(time.Duration(0)):
 			fv.SetInt(int64(time.Duration(i+1) * time.Millisecond))
 		case fv.Kind() == reflect.String:

@@ -45,6 +45,9 @@ func TestHostileClients(t *testing.T) {
 			if a.Protocol != "" {
 				t.Skipf("%s speaks %s, not the byte protocol these clients abuse", a.Name, a.Protocol)
 			}
+			if !a.Serves("tcp") {
+				t.Skipf("%s serves %v: the hostile clients are stream clients", a.Name, a.Nets())
+			}
 			bounded := a.Sequential || a.Name == "workerpool"
 			run := func(f protocol.Framing, extra ...string) string {
 				return serve(t, bin, a.Name, f, extra...)

@@ -22,6 +22,10 @@ import (
 	"archbench/servers/reuseport"
 	"archbench/servers/selectsrv"
 	"archbench/servers/sequential"
+	"archbench/servers/udploop"
+	"archbench/servers/udpmmsg"
+	"archbench/servers/udpreuseport"
+	"archbench/servers/udpworkers"
 	"archbench/servers/workerpool"
 	"archbench/servers/xmlrpc"
 )
@@ -40,6 +44,10 @@ var archs = []servers.Arch{
 	gnetsrv.Arch,
 	gnetpool.Arch,
 	eviosrv.Arch,
+	udploop.Arch,
+	udpworkers.Arch,
+	udpreuseport.Arch,
+	udpmmsg.Arch,
 	xmlrpc.Arch,
 }
 

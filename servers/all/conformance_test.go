@@ -33,7 +33,7 @@ func TestConformance(t *testing.T) {
 // an existing conformance case and says why and where upstream.
 func TestDefectsNameCases(t *testing.T) {
 	known := map[string]bool{}
-	for _, c := range servertest.Cases() {
+	for _, c := range append(servertest.Cases(), servertest.UDPCases()...) {
 		known[c.Name] = true
 	}
 	for _, a := range servers.Archs() {
@@ -45,5 +45,15 @@ func TestDefectsNameCases(t *testing.T) {
 				t.Errorf("%s: defect on %q needs a reason and an upstream reference", a.Name, d.Case)
 			}
 		}
+	}
+}
+
+// TestUDPConformance runs the datagram suite against every registered
+// architecture that serves udp.
+func TestUDPConformance(t *testing.T) {
+	for _, a := range servers.Archs() {
+		t.Run(a.Name, func(t *testing.T) {
+			servertest.RunUDP(t, servertest.TargetOf(a), servers.Config{})
+		})
 	}
 }

@@ -45,6 +45,18 @@
 //   - A Wake's output replaces output still pending, so a Wake never
 //     returns output here.
 //
+// Datagrams (network udp, udp6; udp.go): evio binds one socket (a plain
+// bind: a port someone holds is refused) and every loop polls it; a
+// readable event reads one datagram with recvfrom and Data's return is sent
+// back with sendto, whose error evio ignores (a reply larger than a
+// datagram is therefore counted and not handed over). evio takes the
+// scheme "udp" only, the address picking the family; it reports an IPv4
+// sender as ::a.b.c.d in a *net.TCPAddr. Its socket buffers are set on the
+// socket found among our descriptors. A zero-length datagram never reaches
+// Data (a Defect). evio stops only on an event's Action, so Shutdown sends
+// a stop datagram (a random token) from a control socket of ours, again
+// every 10 ms until evio stopped.
+//
 // Tradeoff: evio is a few hundred lines with a simple, single-threaded
 // callback model and copies output once, which makes it fast on small
 // messages. It cannot be told to stop reading, to close a connection with

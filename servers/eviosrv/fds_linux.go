@@ -8,6 +8,8 @@ import (
 	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"archbench/servers/internal/dgram"
 )
 
 // openFDs counts this process's open descriptors.
@@ -59,4 +61,40 @@ func sameAddr(sa unix.Sockaddr, a *net.TCPAddr) bool {
 		return s.Port == a.Port && net.IP(s.Addr[:]).Equal(a.IP)
 	}
 	return false
+}
+
+// setDatagramBuffers finds evio's UDP socket bound to a among this
+// process's descriptors (evio does not hand it out), sets the buffer sizes
+// asked for (0 = leave the default) and returns those the kernel granted.
+func setDatagramBuffers(a *net.UDPAddr, rcvbuf, sndbuf int) (gotRcv, gotSnd int, err error) {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || v != unix.SOCK_DGRAM {
+			continue
+		}
+		sa, err := unix.Getsockname(fd)
+		if err != nil || !sameAddr(sa, &net.TCPAddr{IP: a.IP, Port: a.Port}) {
+			continue
+		}
+		if rcvbuf > 0 {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
+				return 0, 0, fmt.Errorf("SO_RCVBUF on fd %d: %w", fd, err)
+			}
+		}
+		if sndbuf > 0 {
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf); err != nil {
+				return 0, 0, fmt.Errorf("SO_SNDBUF on fd %d: %w", fd, err)
+			}
+		}
+		gotRcv, gotSnd = dgram.BuffersFD(fd)
+		return gotRcv, gotSnd, nil
+	}
+	return 0, 0, errors.New("no UDP socket bound to " + a.String())
 }

@@ -13,3 +13,5 @@ import (
 func openFDs() (int, error) { return 0, errors.ErrUnsupported }
 
 func setListenerNoDelay(*net.TCPAddr) error { return errors.ErrUnsupported }
+
+func setDatagramBuffers(*net.UDPAddr, int, int) (int, int, error) { return 0, 0, errors.ErrUnsupported }

@@ -55,6 +55,14 @@
 //     declared Defect: gnet.Run returning without Shutdown is reported as
 //     servers.ErrStopped with gnet's last logged error, through Done and Err.
 //
+// Datagrams (network udp, udp6; udp.go): every loop binds its own
+// SO_REUSEPORT socket to the address (after a plain bind proved nobody
+// else holds it), reads one datagram per readiness event with recvfrom
+// into its 64 KiB buffer, and the handler answers with one sendto on the
+// loop. There are no connections: Shutdown stops the engine, after the
+// datagram in hand is answered. The counters are one dgram.Counters shared
+// by the loops.
+//
 // Tradeoff: gnet gives multi-loop epoll serving, buffering and
 // load-balancing without hand-written syscalls, in the callback style of
 // Netty. Its choices are not ours to change: it reads whether or not the

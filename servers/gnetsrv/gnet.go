@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"archbench/servers"
+	"archbench/servers/internal/dgram"
 )
 
 // Arch describes the architecture; init registers it, and
@@ -34,7 +35,8 @@ var Arch = servers.Arch{
 		Upstream: "https://github.com/panjf2000/gnet/issues/367 (closed as invalid); gnet/v2@v2.10.0 " +
 			"acceptor_unix.go:91-93 (and :42-44), reactor_default.go:109-110, engine_unix.go:272-278",
 	}},
-	New: New,
+	New:      New,
+	Networks: []string{"tcp", "tcp6", "unix", "udp", "udp6"},
 }
 
 func init() { servers.Register(Arch) }
@@ -76,6 +78,8 @@ type Server struct {
 	conns map[*conn]struct{}
 
 	outPool sync.Pool // *[]byte reply scratch, shared by the loops
+
+	udp dgram.Counters // network udp, udp6 (udp.go)
 }
 
 var _ servers.Server = (*Server)(nil)
@@ -104,7 +108,14 @@ func (s *Server) Start() error {
 		return servers.ErrClosed
 	}
 	s.started = true
-	protoAddr, hold, err := s.bindAddr()
+	var eh gnet.EventHandler = &handler{s}
+	protoAddr, hold, err := "", -1, error(nil)
+	if s.Cfg.IsDatagram() {
+		eh = &udpHandler{handler{s}}
+		protoAddr, err = s.udpAddr()
+	} else {
+		protoAddr, hold, err = s.bindAddr()
+	}
 	if err != nil {
 		return err
 	}
@@ -125,11 +136,14 @@ func (s *Server) Start() error {
 		gnet.WithTicker(true),
 		gnet.WithLogger(s.log),
 	}
+	if s.Cfg.IsDatagram() {
+		opts = append(opts, s.udpOptions()...)
+	}
 	if s.hooks.Start != nil {
 		s.hooks.Start()
 	}
 	go func() {
-		err := gnet.Run(&handler{s}, protoAddr, opts...)
+		err := gnet.Run(eh, protoAddr, opts...)
 		if s.hooks.Stopped != nil {
 			s.hooks.Stopped()
 		}
@@ -269,6 +283,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.BeginStop()
 	s.stopping.Store(true)
 	err := s.drain(ctx)
+	s.udp.Closing() // datagram servers: the drop count before the sockets close
 	s.stopEngine()
 	<-s.runDone
 	s.Stop(nil)

@@ -53,6 +53,17 @@
 // the test binary is re-run for that one case, which builds the server
 // with the same constructor in the child. No helper test is needed.
 //
+// # Datagrams
+//
+// [RunUDP] is the same suite for datagram servers (network udp, udp6):
+// cases named UDP… ([UDPCases]), run on every target whose Networks
+// include udp, each against a fresh server on 127.0.0.1:0 (udp6 on [::1]:0
+// in the UDP6 case). Run skips a target that does not serve tcp, RunUDP
+// one that does not serve udp. UDP may lose a datagram even on loopback
+// under load, so a request without a reply is sent again every 500 ms, up
+// to 8 times, and a reply to an earlier request of the same client is a
+// late copy, skipped; anything else is a failure.
+//
 // Random data is derived from one seed, 1 by default; set
 // ARCHBENCH_SERVERTEST_SEED to another integer to explore other inputs. A
 // failing case reports the seed so it can be replayed.

@@ -98,12 +98,24 @@ type Target struct {
 	// Protocol is the target's Arch.Protocol; the suite runs only targets
 	// of the byte protocol ("") and skips the others, naming why.
 	Protocol string
+	// Networks the target serves; nil means tcp, tcp6 and unix (see
+	// servers.Arch.Networks). Run skips a target without tcp, RunUDP one
+	// without udp.
+	Networks []string
+}
+
+// nets is the networks target serves.
+func (target Target) nets() []string { return servers.Arch{Networks: target.Networks}.Nets() }
+
+// serves reports whether target serves network.
+func (target Target) serves(network string) bool {
+	return servers.Arch{Networks: target.Networks}.Serves(network)
 }
 
 // TargetOf is the target of an architecture: its constructor (with
 // servers' validation and defaults), defects and framings.
 func TargetOf(a servers.Arch) Target {
-	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings, Protocol: a.Protocol}
+	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings, Protocol: a.Protocol, Networks: a.Networks}
 }
 
 // Run runs every conformance case against target as subtests of t named
@@ -122,6 +134,9 @@ func Run(t *testing.T, target Target, base servers.Config) {
 	}
 	if target.Protocol != "" {
 		t.Skipf("%s speaks %s, not the uppercase-echo byte protocol: its own conformance cases are in its package", target.Name, target.Protocol)
+	}
+	if !target.serves("tcp") {
+		t.Skipf("%s serves %v, not tcp: the stream suite does not apply", target.Name, target.nets())
 	}
 	framings := target.Framings
 	if framings == nil {
