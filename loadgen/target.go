@@ -63,10 +63,11 @@ func (e *NetError) Error() string {
 
 func (e *NetError) Unwrap() error { return e.Err }
 
-// UsageError reports whether the failure is the address's own (exit 2):
+// BadAddr reports whether the failure is the address's own (a usage
+// error, exit 2 in archbench load):
 // a name that does not exist, or has no address of the family asked for.
 // A temporary resolver failure, or a failed connection, is not.
-func (e *NetError) UsageError() bool {
+func (e *NetError) BadAddr() bool {
 	var dns *net.DNSError
 	switch e.Kind {
 	case ErrNoAddress:

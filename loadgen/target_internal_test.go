@@ -48,6 +48,6 @@ func TestResolveKinds(t *testing.T) {
 	_, err = resolveTarget(context.Background(), Config{Network: "tcp6", Addr: "127.0.0.1:7"})
 	require.True(t, errors.As(err, &ne), "%v", err)
 	assert.Equal(t, ErrNoAddress, ne.Kind)
-	assert.True(t, ne.UsageError())
+	assert.True(t, ne.BadAddr())
 	assert.Equal(t, "host 127.0.0.1: no_address: none of its addresses [127.0.0.1] is tcp6 (IPv6)", err.Error())
 }

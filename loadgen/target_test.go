@@ -47,7 +47,7 @@ func TestResetCounted(t *testing.T) {
 		}
 		_ = c.(*net.TCPConn).SetLinger(0)
 	})
-	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 2, Duration: 300 * time.Millisecond, Timeout: time.Second})
+	res := runOnTime(t, loadgen.Config{Addr: s.Addr(), Conns: 2, Duration: 300 * time.Millisecond})
 	assert.Positive(t, res.Errors[loadgen.ErrReset], "errors %v", res.Errors)
 	assert.Zero(t, res.Errors[loadgen.ErrRead]+res.Errors[loadgen.ErrShortRead]+res.Errors[loadgen.ErrTimeout], "errors %v", res.Errors)
 	require.NotNil(t, res.Target)
@@ -81,9 +81,10 @@ func TestNetnsHelper(t *testing.T) {
 	case "dual4", "dual4-churn":
 		startServerOn(t, "tcp4", "127.0.0.1:7", echo)
 		cfg.Addr, cfg.Churn = dualHost+":echo", which == "dual4-churn"
+		cfg.Timeout = 0 // the default (2 s): no reply timeout on a loaded machine
 	case "dual6":
 		startServerOn(t, "tcp6", "[::1]:7", echo)
-		cfg.Addr = dualHost + ":7"
+		cfg.Addr, cfg.Timeout = dualHost+":7", 0
 	case "unreachable":
 		cfg.Addr = "198.18.0.1:7"
 	case "connect_timeout":

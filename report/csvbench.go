@@ -15,7 +15,9 @@ import (
 // errorKindOrder is the fixed order of the error columns.
 var errorKindOrder = loadgen.ErrorKinds()
 
-// CSVHeader is the first line of results.csv.
+// CSVHeader is the first line of results.csv. The err_ columns from
+// err_resolve on exist since December 2026 (issue 10: connect, read and
+// write now hold only the failures none of them names).
 var CSVHeader = []string{
 	"suite", "scenario", "arch", "rep", "start",
 	"framing", "conns", "depth", "rate", "size", "content", "warmup_s", "duration_s",

@@ -142,7 +142,7 @@ func loadStartError(err error) error {
 	if errors.Is(err, loadgen.ErrConfig) || errors.Is(err, loadgen.ErrFDLimit) {
 		return usagef("load: %v", err)
 	}
-	if ne := (*loadgen.NetError)(nil); errors.As(err, &ne) && ne.UsageError() {
+	if ne := (*loadgen.NetError)(nil); errors.As(err, &ne) && ne.BadAddr() {
 		return usagef("load: %v", err)
 	}
 	return fmt.Errorf("load: %w", err)
