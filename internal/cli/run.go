@@ -180,6 +180,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		External:   ext,
 	})
 	if run == nil {
+		if errors.Is(runErr, runner.ErrOptions) {
+			// Options that cannot run (no scenario applies to the
+			// architectures asked for): nothing ran, a usage error.
+			_ = os.Remove(out) // only if still empty
+			return usagef("run: %v", runErr)
+		}
 		return fmt.Errorf("run: %w", runErr)
 	}
 	if err := report.WriteRun(out, run); err != nil {

@@ -43,6 +43,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{name: "offline cpu", args: []string{"run", "--client-cpus", "1000"}, want: "not online"},
 		{name: "extra argument", args: []string{"run", "quick"}, want: "unexpected argument"},
 		{name: "unknown flag", args: []string{"run", "--bogus"}, want: "bogus"},
+		{name: "no scenario for the architecture", args: []string{"run", "--arch", "xmlrpc", "--out", filepath.Join(dir, "x")}, want: "no scenario of suite quick runs on xmlrpc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout bytes.Buffer
