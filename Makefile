@@ -38,6 +38,7 @@ race:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzUpper -fuzztime 30s ./protocol
 	$(GO) test -run '^$$' -fuzz FuzzCodec -fuzztime 30s ./protocol
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./xmlrpc
 
 clean:
 	rm -rf bin

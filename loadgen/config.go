@@ -74,7 +74,22 @@ type Config struct {
 	// verified reply, close (see churn.go). Latency includes the connect;
 	// Conns is the number of concurrent clients. Closed loop, depth 1.
 	Churn bool `json:"churn,omitempty" help:"a new connection per message (closed loop, depth 1)"`
+
+	// Protocol is what the load speaks: "" the uppercase-echo byte
+	// protocol with Framing, ProtocolXMLRPC keep-alive HTTP/1.1 POSTs of
+	// XML-RPC upper calls (see xmlrpc.go; closed loop, depth 1, no side
+	// load, Framing ignored).
+	Protocol string `json:"protocol,omitempty" help:"xmlrpc: XML-RPC calls of upper over HTTP/1.1 keep-alive (default: the byte protocol)"`
+	// Multicall batches this many upper calls into one system.multicall
+	// request (protocol xmlrpc; 0 = one call per request).
+	Multicall int `json:"multicall,omitempty" help:"xmlrpc: upper calls per system.multicall request (0 = one call per request)"`
 }
+
+// ProtocolXMLRPC is Config.Protocol of an XML-RPC load.
+const ProtocolXMLRPC = "xmlrpc"
+
+// MaxMulticall bounds Config.Multicall.
+const MaxMulticall = 4096
 
 // Defaults for Config's zero values.
 const (
@@ -182,6 +197,24 @@ func (c Config) Validate() error {
 	}
 	if c.Churn && (c.Rate > 0 || c.Depth > 1) {
 		return bad("churn is a closed loop of one message per connection: no rate, depth 1")
+	}
+	switch c.Protocol {
+	case "":
+		if c.Multicall != 0 {
+			return bad("multicall %d applies to protocol xmlrpc only", c.Multicall)
+		}
+	case ProtocolXMLRPC:
+		if c.Rate > 0 || c.Depth > 1 || c.Churn || c.SlowConns > 0 || c.IdleConns > 0 {
+			return bad("protocol xmlrpc is a closed loop of one request in flight per connection: no rate, depth, churn or side load")
+		}
+		if c.Multicall < 0 || c.Multicall > MaxMulticall {
+			return bad("multicall %d: want 0..%d", c.Multicall, MaxMulticall)
+		}
+		if c.Size*max(1, c.Multicall) > protocol.MaxMaxMsg/8 {
+			return bad("size %d × multicall %d: at most %d bytes of payload per request", c.Size, c.Multicall, protocol.MaxMaxMsg/8)
+		}
+	default:
+		return bad("protocol %q: want xmlrpc, or none for the byte protocol", c.Protocol)
 	}
 	return nil
 }

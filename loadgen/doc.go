@@ -179,6 +179,16 @@
 //	rps           float   requests / elapsed_s (achieved)
 //	target_rps    float   config.rate; 0 for a closed loop
 //	mb_per_s      float   payload megabytes (10^6 bytes) per second, each way
+//	wire_out_per_msg float bytes on the wire per verified message, client to
+//	                        server, above TCP: framing included (raw: the
+//	                        payload; line: +1; length: +4), for xmlrpc the
+//	                        HTTP request line and headers and the XML, a
+//	                        multicall request's bytes divided among its calls;
+//	                        byte protocol: from the messages, xmlrpc: counted
+//	                        over the measured verified exchanges (absent in
+//	                        results from before it existed)
+//	wire_in_per_msg  float the same, server to client (xmlrpc: status line,
+//	                        headers and body of the responses)
 //	latency_us    object  min, mean, p50, p90, p99, p999, p9999, max (µs,
 //	                        rounded to 1 µs, 3 significant digits) and count;
 //	                        all 0 when nothing was verified
@@ -225,4 +235,27 @@
 // counts connections made, warm-up included, a slot of conns_served and
 // fairness is a client goroutine, and config.loops is the number of client
 // goroutines (= conns).
+//
+// An XML-RPC run (config.protocol "xmlrpc", see xmlrpc.go) has the same
+// fields too: a message is one upper call, so requests, rps and the wire
+// bytes count calls, and each call of a system.multicall request
+// (config.multicall) is recorded with the request's latency (from the
+// write of the HTTP request to the last byte of its response); a failed
+// request is one error and all its calls abandoned; connects counts
+// kept-alive connections made (1 per slot unless the server closed one),
+// and config.loops is the number of client goroutines (= conns).
+//
+// # The XML-RPC client's hot path
+//
+// Hand-written HTTP/1.1 (xmlrpc.AppendPost, xmlrpc.ReadResponse) on one
+// blocking goroutine per connection, requests encoded before the run and
+// responses compared byte for byte; not net/http's client and not the epoll
+// loops (one request in flight per connection, nothing to pipeline).
+// Measured against the xmlrpc architecture, 64 connections, 16-byte
+// messages, 3 s, on this 2-core machine shared with other jobs (load
+// average 11): single calls 4.3k calls/s, the generator used 0.60 CPU-s and
+// the server 1.29 CPU-s (47 µs against 100 µs per call); multicall of 16,
+// 15.8k calls/s, 0.30 against 1.63 CPU-s (6 µs against 34 µs per call).
+// The generator is not the bottleneck: the server needs 2–5 times its CPU
+// per call.
 package loadgen

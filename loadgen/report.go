@@ -11,7 +11,14 @@ import (
 func WriteText(w io.Writer, r *Result) error {
 	c := r.Config
 	var b strings.Builder
-	fmt.Fprintf(&b, "Running %s test @ %s %s (%s framing)\n", secs(c.Duration.Seconds()), c.Network, c.Addr, c.Framing)
+	how := fmt.Sprintf("%s framing", c.Framing)
+	if c.Protocol == ProtocolXMLRPC {
+		how = "XML-RPC upper calls, one per request"
+		if c.Multicall > 0 {
+			how = fmt.Sprintf("XML-RPC upper calls, system.multicall of %d per request", c.Multicall)
+		}
+	}
+	fmt.Fprintf(&b, "Running %s test @ %s %s (%s)\n", secs(c.Duration.Seconds()), c.Network, c.Addr, how)
 	loop := fmt.Sprintf("closed loop, depth %d", c.Depth)
 	if c.Rate > 0 {
 		loop = fmt.Sprintf("open loop at %s msg/s", strconv.FormatFloat(c.Rate, 'f', -1, 64))
@@ -53,6 +60,9 @@ func WriteText(w io.Writer, r *Result) error {
 			worked = "none connected"
 		}
 		fmt.Fprintf(&b, "  Target: %s → %s (of %s), resolve %.1fus, connect %.1fus\n", t.Host, worked, strings.Join(t.Addrs, " "), t.ResolveUS, t.ConnectUS)
+	}
+	if r.WireOut > 0 {
+		fmt.Fprintf(&b, "  Bytes on the wire per message: %.1f out, %.1f in\n", r.WireOut, r.WireIn)
 	}
 	fmt.Fprintf(&b, "  Errors: ")
 	sep := ""

@@ -76,6 +76,15 @@ type Result struct {
 	TargetRPS float64 `json:"target_rps"` // Config.Rate; 0 for a closed loop
 	MBps      float64 `json:"mb_per_s"`   // payload megabytes (1e6) per second, one direction
 
+	// WireOut and WireIn are the bytes on the wire per verified message,
+	// each way: what the client wrote and read above TCP (framing, and for
+	// XML-RPC the HTTP headers and the XML; TCP/IP headers not counted).
+	// For the byte protocol they follow from the messages; for XML-RPC
+	// they are counted over the measured exchanges (a multicall request's
+	// bytes shared by its calls). 0 in results written before they existed.
+	WireOut float64 `json:"wire_out_per_msg,omitempty"`
+	WireIn  float64 `json:"wire_in_per_msg,omitempty"`
+
 	Latency LatencyUS `json:"latency_us"`
 	// SendLag summarises how late the open loop sent messages against its
 	// schedule (0 for a closed loop): the generator's own shortfall.

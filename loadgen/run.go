@@ -69,6 +69,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Protocol == ProtocolXMLRPC {
+		res, err := runXMLRPC(ctx, cfg, target) // xmlrpc.go
+		if res != nil {
+			res.Target = target.result()
+		}
+		return res, err
+	}
 	ms := newMessageSet(cfg, messageCount(cfg.Size, cfg.Depth))
 	side := startSide(ctx, cfg, target) // slow and idle connections (side.go)
 	var res *Result
@@ -80,6 +87,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	side.finish(res)
 	if res != nil {
 		res.Target = target.result()
+		res.WireOut = float64(ms.reqLen) / float64(ms.n)
+		res.WireIn = float64(ms.repOff[ms.n]) / float64(ms.n)
 	}
 	return res, err
 }
@@ -249,6 +258,8 @@ type tally struct {
 	secReqs        []int64
 	secErrs        []int64
 	stopped        int64 // when it stopped, ns since the start
+	wireOut        int64 // xmlrpc: bytes written for the measured verified requests
+	wireIn         int64 // xmlrpc: bytes read for their responses
 }
 
 func newTally(cfg Config, nsec, slots int) *tally {
@@ -296,6 +307,7 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 	stopped := tm.end
 	nsec := 0
 	var perSlot []int64 // every slot belongs to one tally; their order does not matter
+	var wireOut, wireIn int64
 	for _, t := range ts {
 		perSlot = append(perSlot, t.slotReplies...)
 		hist.Merge(t.hist)
@@ -309,6 +321,8 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 		res.Abandoned += t.abandoned
 		res.Unanswered += t.unanswered
 		res.Connects += t.connects
+		wireOut += t.wireOut
+		wireIn += t.wireIn
 		stopped = min(stopped, t.stopped)
 		nsec = max(nsec, len(t.secReqs))
 	}
@@ -316,6 +330,10 @@ func assemble(cfg Config, tm *timing, secs *seconds, ts []*tally) (*Result, erro
 		res.Errors[k] += 0
 	}
 	res.Mismatches = res.Errors[ErrMismatch]
+	if wireOut > 0 && res.Requests > 0 {
+		res.WireOut = float64(wireOut) / float64(res.Requests)
+		res.WireIn = float64(wireIn) / float64(res.Requests)
+	}
 	res.ConnsServed, res.Fairness = fairness(perSlot)
 	elapsed := max(0, stopped-tm.measureStart)
 	res.Elapsed = float64(elapsed) / 1e9

@@ -147,7 +147,12 @@ func Tables(r *results.Run) Document {
 		d = append(d, kneeTable(kt))
 	}
 	var shown []*Table
-	for _, t := range results.Summarize(r) {
+	tables := results.Summarize(r)
+	if st := stackTable(r, tables); st != nil {
+		shown = append(shown, st)
+		d = append(d, st)
+	}
+	for _, t := range tables {
 		st := scenarioTable(t, r.Reps)
 		shown = append(shown, st)
 		d = append(d, st)

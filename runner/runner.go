@@ -96,6 +96,21 @@ func (o Options) withDefaults() (Options, error) {
 	if len(o.Archs) == 0 {
 		return o, fmt.Errorf("%w: no architectures", ErrOptions)
 	}
+	// Only the architectures that run a scenario of the suite: each
+	// scenario runs on those that speak its protocol (and its archs:), so
+	// the byte-protocol suites leave xmlrpc out and the results name only
+	// the architectures measured.
+	var runs []string
+	for _, a := range o.Archs {
+		if slices.ContainsFunc(o.Suite.Scenarios, func(sc scenarios.Scenario) bool { return sc.AppliesTo(a) }) {
+			runs = append(runs, a)
+		}
+	}
+	if len(runs) == 0 {
+		return o, fmt.Errorf("%w: no scenario of suite %s runs on %s (a scenario runs on the architectures that speak its protocol and that its archs: lists)",
+			ErrOptions, o.Suite.Name, strings.Join(o.Archs, ", "))
+	}
+	o.Archs = runs
 	if o.Reps < 0 {
 		return o, fmt.Errorf("%w: reps %d: want at least 1", ErrOptions, o.Reps)
 	}

@@ -85,8 +85,17 @@ func (r RateSweep) Fractions() []float64 {
 	return f
 }
 
-// AppliesTo reports whether the scenario runs on arch.
+// AppliesTo reports whether the scenario runs on arch: arch speaks the
+// scenario's protocol (its Arch.Protocol equals Load.Protocol; a name not
+// registered speaks the byte protocol) and is in Archs, if set.
 func (s Scenario) AppliesTo(arch string) bool {
+	speaks := ""
+	if a, err := servers.Lookup(arch); err == nil {
+		speaks = a.Protocol
+	}
+	if speaks != s.Load.Protocol {
+		return false
+	}
 	if len(s.Archs) == 0 {
 		return true
 	}

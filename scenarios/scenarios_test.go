@@ -26,7 +26,7 @@ var testEnv = Env{Archs: allArchs, MaxFDs: 20000}
 
 func TestEmbeddedSuitesValidate(t *testing.T) {
 	names := Names()
-	require.Equal(t, []string{"full", "quick", "tradeoffs"}, names)
+	require.Equal(t, []string{"full", "quick", "stack", "tradeoffs"}, names)
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			s, err := Embedded(name)

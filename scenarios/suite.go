@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"bytes"
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
@@ -323,6 +324,8 @@ func (s *Suite) Validate(env Env) error {
 		for _, a := range sc.Archs {
 			if !slices.Contains(env.Archs, a) {
 				bad(sc, "unknown architecture %q (known: %s)", a, strings.Join(env.Archs, ", "))
+			} else if !sc.AppliesTo(a) {
+				bad(sc, "architecture %q does not speak the scenario's protocol %q", a, cmp.Or(sc.Load.Protocol, "byte protocol"))
 			}
 		}
 		srv := sc.Server

@@ -125,6 +125,11 @@ type Arch struct {
 	// messages to hand off with raw framing, and are epoll and gnet
 	// there), so the conformance suite runs it with these only.
 	Framings []protocol.Framing
+	// Protocol is what the architecture speaks: "" is the uppercase-echo
+	// byte protocol (with Framings), ProtocolXMLRPC is XML-RPC over HTTP.
+	// The TCP conformance suite and the runner's byte-protocol scenarios
+	// take only the architectures that speak their protocol.
+	Protocol string
 	// Networks lists the networks the architecture serves (Config.Network
 	// values); nil means the stream networks tcp, tcp6 and unix.
 	Networks []string
@@ -159,6 +164,9 @@ func (a Arch) CheckNetwork(network string) error {
 	}
 	return fmt.Errorf("architecture %s does not serve network %s (it serves %s)", a.Name, network, strings.Join(a.Nets(), ", "))
 }
+
+// ProtocolXMLRPC is Arch.Protocol of an XML-RPC server.
+const ProtocolXMLRPC = "xmlrpc"
 
 var (
 	regMu sync.RWMutex

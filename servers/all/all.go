@@ -27,6 +27,7 @@ import (
 	"archbench/servers/udpreuseport"
 	"archbench/servers/udpworkers"
 	"archbench/servers/workerpool"
+	"archbench/servers/xmlrpc"
 )
 
 // archs is every architecture, one line each, in teaching order.
@@ -43,6 +44,7 @@ var archs = []servers.Arch{
 	gnetsrv.Arch,
 	gnetpool.Arch,
 	eviosrv.Arch,
+	xmlrpc.Arch,
 	udploop.Arch,
 	udpworkers.Arch,
 	udpreuseport.Arch,

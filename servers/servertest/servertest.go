@@ -91,6 +91,9 @@ type Target struct {
 	// Framings are the framings the target serves with its own code, in
 	// the order to run them; nil means raw, line and length.
 	Framings []protocol.Framing
+	// Protocol is the target's Arch.Protocol; the suite runs only targets
+	// of the byte protocol ("") and skips the others, naming why.
+	Protocol string
 	// Networks the target serves; nil means tcp, tcp6 and unix (see
 	// servers.Arch.Networks). Run skips a target without tcp, RunUDP one
 	// without udp.
@@ -108,7 +111,7 @@ func (target Target) serves(network string) bool {
 // TargetOf is the target of an architecture: its constructor (with
 // servers' validation and defaults), defects and framings.
 func TargetOf(a servers.Arch) Target {
-	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings, Networks: a.Networks}
+	return Target{Name: a.Name, New: a.Build, Defects: a.Defects, Sequential: a.Sequential, Framings: a.Framings, Protocol: a.Protocol, Networks: a.Networks}
 }
 
 // Run runs every conformance case against target as subtests of t named
@@ -124,6 +127,9 @@ func Run(t *testing.T, target Target, base servers.Config) {
 	t.Helper()
 	if target.Name == "" || target.New == nil {
 		t.Fatalf("servertest: a target needs a name and a constructor")
+	}
+	if target.Protocol != "" {
+		t.Skipf("%s speaks %s, not the uppercase-echo byte protocol: its own conformance cases are in its package", target.Name, target.Protocol)
 	}
 	if !target.serves("tcp") {
 		t.Skipf("%s serves %v, not tcp: the stream suite does not apply", target.Name, target.nets())
