@@ -33,10 +33,10 @@ func runList(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	for _, a := range servers.Archs() {
 		fmt.Fprintf(stdout, "%-12s %s\n", a.Name, a.Summary)
+		fmt.Fprintf(stdout, "%-12s   networks: %s\n", "", strings.Join(a.Nets(), ", "))
 		if a.Protocol != "" {
 			fmt.Fprintf(stdout, "%-12s   protocol %s, not the byte protocol: `archbench call`, `load --protocol %s`\n", "", a.Protocol, a.Protocol)
 		}
-		fmt.Fprintf(stdout, "%-12s   networks: %s\n", "", strings.Join(a.Nets(), ", "))
 		for _, d := range a.Defects {
 			fmt.Fprintf(stdout, "%-12s   known defect (%s): %s [%s]\n", "", d.Case, d.Reason, d.Upstream)
 		}

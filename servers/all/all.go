@@ -44,11 +44,11 @@ var archs = []servers.Arch{
 	gnetsrv.Arch,
 	gnetpool.Arch,
 	eviosrv.Arch,
+	xmlrpc.Arch,
 	udploop.Arch,
 	udpworkers.Arch,
 	udpreuseport.Arch,
 	udpmmsg.Arch,
-	xmlrpc.Arch,
 }
 
 func init() { servers.SetOrder(archs) }

@@ -64,3 +64,51 @@ func TestBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchAllocations: a batch cycle (receive, transform, send) allocates
+// nothing once the loop's memory exists: the reason this loop is written
+// by hand rather than on golang.org/x/net/ipv4, whose ReadBatch takes
+// []ipv4.Message with a net.Addr per message.
+func TestBatchAllocations(t *testing.T) {
+	cfg := servers.DefaultConfig()
+	cfg.Network, cfg.Addr = "udp", "127.0.0.1:0"
+	s := dgram.NewServer(cfg, dgram.Plan{})
+	conns, err := dgram.Listen(cfg, 1, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conns[0].Close()
+	c, err := net.DialUDP("udp4", nil, conns[0].LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, err := conns[0].SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBatch()
+	var l dgram.Loop
+	p := []byte("datagram ä")
+	reply := make([]byte, 64)
+	allocs := testing.AllocsPerRun(100, func() {
+		for range 8 {
+			_, _ = c.Write(p)
+		}
+		n, err := b.receive(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := b.transform(n, &l)
+		b.send(rc, k, s, &l)
+		for range k {
+			_, _ = c.Read(reply)
+		}
+	})
+	// The client's own Write and Read allocate nothing either on a
+	// connected socket. (Measured before the system calls became fields
+	// of the batch: 7 allocations per cycle, the closures.)
+	if allocs > 0 {
+		t.Fatalf("%.1f allocations per batch cycle, want 0", allocs)
+	}
+}

@@ -33,10 +33,34 @@ type batch struct {
 	shdr  [Batch]mmsghdr
 	offs  [Batch + 1]int // replies' bounds in out
 	out   []byte         // the replies of one batch, back to back
+
+	// The system calls, made once so that no call allocates a closure,
+	// with their arguments and results.
+	recvmmsg, sendmmsg func(fd uintptr) bool
+	got, from, upto    int
+	errno              unix.Errno
+	calls              int64
 }
 
 func newBatch() *batch {
 	b := &batch{out: make([]byte, 0, 2*dgram.BufSize)}
+	b.recvmmsg = func(fd uintptr) bool {
+		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rhdr[0])), Batch, 0, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false
+		}
+		b.got, b.errno = int(r), e
+		return true
+	}
+	b.sendmmsg = func(fd uintptr) bool {
+		b.calls++
+		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.shdr[b.from])), uintptr(b.upto-b.from), 0, 0, 0)
+		if e == unix.EAGAIN || e == unix.EINTR {
+			return false
+		}
+		b.got, b.errno = int(r), e
+		return true
+	}
 	for i := range Batch {
 		b.riov[i].Base = &b.bufs[i][0]
 		b.riov[i].SetLen(dgram.BufSize)
@@ -87,23 +111,14 @@ func (b *batch) receive(rc interface {
 		b.rhdr[i].hdr.Flags = 0
 		b.riov[i].SetLen(dgram.BufSize)
 	}
-	var n int
-	var errno unix.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.rhdr[0])), Batch, 0, 0, 0)
-		if e == unix.EAGAIN || e == unix.EINTR {
-			return false
-		}
-		n, errno = int(r), e
-		return true
-	})
-	if err != nil {
+	b.got, b.errno = 0, 0
+	if err := rc.Read(b.recvmmsg); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, errno
+	if b.errno != 0 {
+		return 0, b.errno
 	}
-	return n, nil
+	return b.got, nil
 }
 
 // transform builds the reply headers of the n received datagrams: a
@@ -149,32 +164,23 @@ func (b *batch) transform(n int, l *dgram.Loop) int {
 func (b *batch) send(rc interface {
 	Write(func(uintptr) bool) error
 }, k int, s *dgram.Server, l *dgram.Loop) (ok bool, calls int64) {
+	b.calls = 0
 	for i := 0; i < k; {
-		var sent int
-		var errno unix.Errno
-		err := rc.Write(func(fd uintptr) bool {
-			calls++
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.shdr[i])), uintptr(k-i), 0, 0, 0)
-			if e == unix.EAGAIN || e == unix.EINTR {
-				return false
-			}
-			sent, errno = int(r), e
-			return true
-		})
-		if err != nil {
+		b.from, b.upto, b.got, b.errno = i, k, 0, 0
+		if err := rc.Write(b.sendmmsg); err != nil {
 			s.SendFailed(err, netip.AddrPort{}, l)
-			return false, calls
+			return false, b.calls
 		}
-		if errno != 0 {
+		if b.errno != 0 {
 			// The first message of the call failed: skip it.
-			s.SendFailed(errno, b.addr(i), l)
+			s.SendFailed(b.errno, b.addr(i), l)
 			i++
 			continue
 		}
-		l.Replies.Add(int64(sent))
-		i += sent
+		l.Replies.Add(int64(b.got))
+		i += b.got
 	}
-	return true, calls
+	return true, b.calls
 }
 
 // addr is reply i's destination, for the log.
