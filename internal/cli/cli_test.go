@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"archbench/baselines"
 	"archbench/servers"
 )
 
@@ -39,6 +40,9 @@ func TestList(t *testing.T) {
 	}
 	for _, a := range servers.Archs() {
 		assert.True(t, names[a.Name], "list shows %s first on its line", a.Name)
+	}
+	for _, b := range baselines.All() {
+		assert.True(t, names[b.Name], "list shows the baseline %s first on its line", b.Name)
 	}
 }
 

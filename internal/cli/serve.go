@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"archbench/baselines"
 	"archbench/internal/settings"
 	"archbench/servers"
 	_ "archbench/servers/all" // every architecture
@@ -40,6 +41,10 @@ func runList(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, d := range a.Defects {
 			fmt.Fprintf(stdout, "%-12s   known defect (%s): %s [%s]\n", "", d.Case, d.Reason, d.Upstream)
 		}
+	}
+	fmt.Fprintln(stdout, "\nbaselines (external programs, raw framing over tcp; a suite's external: list, e.g. --suite baselines):")
+	for _, b := range baselines.All() {
+		fmt.Fprintf(stdout, "%-12s %s\n", b.Name, b.Summary)
 	}
 	return nil
 }
