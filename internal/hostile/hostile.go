@@ -69,7 +69,7 @@ var (
 // before + 2×out-total + this. Measured here with --out-total 16MiB (13
 // MiB before): 15-18 MiB for the blocking designs, 31 evio, 34 gnet and
 // gnet-pool (which close the writers), 49-57 select, poll, epoll,
-// epoll-pool, 88 io_uring; with a 1 GiB cap instead (no cap in effect)
+// epoll-pool, 88-105 io_uring; with a 1 GiB cap instead (no cap in effect)
 // epoll peaked at 449 MiB, io_uring 534, gnet 174.
 const OutTotalOverhead = 96 << 20
 

@@ -241,12 +241,23 @@ type OutState struct {
 // outCap and either the total is back under OutTotal or its own output is
 // all sent. So past the server-wide cap only the connections whose clients
 // do not read their replies stop being read (each can add at most one
-// read's replies beyond it); a client that reads its replies has nothing
+// read's replies, and uncountedOut, beyond it); a client that reads its replies has nothing
 // pending and is served. The loop calls it whenever pending changes, as
 // the connection's own readiness events come: no cross-loop wake-up.
 func (g *Group) Backpressure(st *OutState, pending, outCap int) {
-	total := g.out.Add(int64(pending - st.counted))
-	st.counted = pending
+	// Only a connection holding more than one read's replies counts
+	// towards the total, so the per-message path of a client that reads
+	// its replies never touches the shared counter (the total can pass
+	// OutTotal by at most uncountedOut per connection).
+	count := pending
+	if count < uncountedOut {
+		count = 0
+	}
+	total := g.out.Load()
+	if count != st.counted {
+		total = g.out.Add(int64(count - st.counted))
+		st.counted = count
+	}
 	over := total > g.outTotal && pending > 0
 	if (pending >= outCap || over) && !st.Paused {
 		st.Paused = true
@@ -257,12 +268,18 @@ func (g *Group) Backpressure(st *OutState, pending, outCap int) {
 	}
 }
 
+// uncountedOut is the pending output per connection that Backpressure
+// leaves out of the server's total: about one read's replies.
+const uncountedOut = 64 << 10
+
 // Release takes a connection being closed out of Paused and of the
 // server's pending output.
 func (g *Group) Release(st *OutState) {
 	if st.Paused {
 		g.paused.Add(-1)
 	}
-	g.out.Add(int64(-st.counted))
+	if st.counted != 0 {
+		g.out.Add(int64(-st.counted))
+	}
 	*st = OutState{}
 }
