@@ -32,6 +32,22 @@ func runChurn(ctx context.Context, cfg Config, target *targets, ms *messageSet) 
 		cs[i] = &churner{recorder: newRecorder(cfg, tm, series, 1), id: i, cfg: cfg, msgs: ms, target: target,
 			buf: make([]byte, 0, ms.repOff[ms.n])}
 	}
+	return runClients(ctx, cfg, tm, series, cs)
+}
+
+// client is a load generator goroutine with a connection of its own at a
+// time: a churn client or an XML-RPC connection. Its recorder holds what
+// it measured.
+type client interface {
+	loop(ctx context.Context)
+	recorded() *tally
+}
+
+func (r *recorder) recorded() *tally { return r.tally }
+
+// runClients runs each client's loop on a goroutine of its own until the
+// run's end (warm-up plus duration from now) and merges what they measured.
+func runClients[C client](ctx context.Context, cfg Config, tm *timing, series *seconds, cs []C) (*Result, error) {
 	tm.base = time.Now()
 	rctx, cancel := context.WithDeadline(ctx, tm.base.Add(cfg.Warmup+cfg.Duration))
 	defer cancel()
@@ -42,7 +58,7 @@ func runChurn(ctx context.Context, cfg Config, target *targets, ms *messageSet) 
 	wg.Wait()
 	tallies := make([]*tally, len(cs))
 	for i, c := range cs {
-		tallies[i] = c.tally
+		tallies[i] = c.recorded()
 	}
 	return finish(ctx, cfg, tm, series, tallies)
 }

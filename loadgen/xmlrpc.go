@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"reflect"
-	"sync"
 	"time"
 
 	"archbench/protocol"
@@ -46,19 +45,7 @@ func runXMLRPC(ctx context.Context, cfg Config, target *targets) (*Result, error
 	for i := range cs {
 		cs[i] = &rpcConn{recorder: newRecorder(cfg, tm, series, 1), id: i, cfg: cfg, reqs: reqs, target: target}
 	}
-	tm.base = time.Now()
-	rctx, cancel := context.WithDeadline(ctx, tm.base.Add(cfg.Warmup+cfg.Duration))
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, c := range cs {
-		wg.Go(func() { c.loop(rctx) })
-	}
-	wg.Wait()
-	tallies := make([]*tally, len(cs))
-	for i, c := range cs {
-		tallies[i] = c.tally
-	}
-	return finish(ctx, cfg, tm, series, tallies)
+	return runClients(ctx, cfg, tm, series, cs)
 }
 
 // xmlrpcRequests is the pre-encoded traffic: request i carries the calls
