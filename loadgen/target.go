@@ -162,7 +162,7 @@ func resolveTarget(ctx context.Context, cfg Config) (*targets, error) {
 		ip = ip.Unmap()
 		ips[i] = ip
 		switch {
-		case cfg.Network == "tcp6" && !ip.Is6():
+		case (cfg.Network == "tcp6" || cfg.Network == "udp6") && !ip.Is6():
 		case len(first) == 0 || first[0].Is4() == ip.Is4():
 			first = append(first, ip)
 		default:
@@ -170,7 +170,10 @@ func resolveTarget(ctx context.Context, cfg Config) (*targets, error) {
 		}
 	}
 	for _, ip := range append(first, second...) {
-		a := net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))
+		var a net.Addr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))
+		if isUDP(cfg.Network) {
+			a = net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port)))
+		}
 		tg.addrs = append(tg.addrs, a)
 		tg.t.Addrs = append(tg.t.Addrs, a.String())
 	}

@@ -129,15 +129,19 @@ type udpLoop struct {
 }
 
 func runUDP(ctx context.Context, cfg Config) (*Result, error) {
-	ap, err := resolveUDP(cfg)
+	target, err := resolveTarget(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	// A datagram socket's connect only names its peer and cannot find out
+	// whether a server is there: every socket uses the name's first
+	// address of the family, where the stream loops would fall back.
+	ap := target.addrs[0].(*net.UDPAddr).AddrPort()
 	if err := raiseFDLimit(cfg.Conns + fdSlack); err != nil {
 		return nil, err
 	}
 	msgs := newUDPMessages(cfg)
-	tm, series := newTiming(cfg), &seconds{cfg: cfg}
+	tm, series := newTiming(cfg), newSeconds(ctx, cfg)
 	var stop atomic.Bool
 	waits := []int64{int64(cfg.Timeout)}
 	giveUp := int64(cfg.Timeout)
@@ -182,10 +186,12 @@ func runUDP(ctx context.Context, cfg Config) (*Result, error) {
 		for j := range lp.socks {
 			s := &lp.socks[j]
 			s.fd, s.gidx, s.ring = -1, i+j*cfg.Loops, slab[j*ringCap:(j+1)*ringCap:(j+1)*ringCap]
+			t0 := time.Now()
 			if s.fd, s.port, rcvbuf, err = dialUDP(ap); err != nil {
 				cleanup()
 				return nil, err
 			}
+			target.established(0, int64(time.Since(t0)), nil) // the first socket's connect counts
 			ports[s.port] = true
 			ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(j)}
 			if err := unix.EpollCtl(lp.epfd, unix.EPOLL_CTL_ADD, s.fd, &ev); err != nil {
@@ -232,6 +238,7 @@ func runUDP(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.Connects = int64(cfg.Conns) // sockets opened
+	res.Target = target.result()
 	u := &UDPResult{Rcvbuf: rcvbuf}
 	var jitterSum float64
 	var jitterN int
@@ -276,18 +283,6 @@ func runUDP(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	return res, err
-}
-
-// resolveUDP is cfg's server address.
-func resolveUDP(cfg Config) (netip.AddrPort, error) {
-	a, err := net.ResolveUDPAddr(cfg.Network, cfg.Addr)
-	if err != nil {
-		return netip.AddrPort{}, fmt.Errorf("%w: address %q: %w", ErrConfig, cfg.Addr, err)
-	}
-	if a.IP == nil || a.Port == 0 {
-		return netip.AddrPort{}, fmt.Errorf("%w: address %q: want host:port with a port", ErrConfig, cfg.Addr)
-	}
-	return a.AddrPort(), nil
 }
 
 // dialUDP opens a non-blocking UDP socket connected to ap (so that the

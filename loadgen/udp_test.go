@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -289,4 +290,23 @@ func TestUDPServerStops(t *testing.T) {
 	assert.Positive(t, res.UDP.Answered, "served before it stopped")
 	assert.Positive(t, res.UDP.Lost, "then lost")
 	assert.Positive(t, res.Errors[loadgen.ErrRefused], "and refused")
+}
+
+// A UDP target resolves as a stream one does (a name, a service, .invalid
+// never looked up), and the result records it.
+func TestUDPTargetResolved(t *testing.T) {
+	ap := udpTestServer{mode: "echo"}.start(t)
+	cfg := udpConfig(ap)
+	cfg.Addr = net.JoinHostPort("localhost", strconv.Itoa(int(ap.Port())))
+	res := runOnTime(t, cfg)
+	require.NotNil(t, res.Target)
+	assert.Equal(t, "localhost", res.Target.Host)
+	assert.Equal(t, ap.String(), res.Target.Addr)
+	assert.Positive(t, res.UDP.Answered)
+
+	cfg.Addr = "nosuchhost.invalid:7"
+	_, err := loadgen.Run(context.Background(), cfg)
+	var ne *loadgen.NetError
+	require.ErrorAs(t, err, &ne)
+	assert.Equal(t, loadgen.ErrResolve, ne.Kind)
 }
