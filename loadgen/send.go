@@ -31,15 +31,30 @@ var (
 // whole exchange. The reply must be the transform of payload
 // (ErrWrongReply otherwise); sends counts the datagrams sent.
 func Exchange(ctx context.Context, network, addr string, framing protocol.Framing, payload []byte, retry Retry, timeout time.Duration) (reply []byte, rtt time.Duration, sends int, err error) {
+	// The one resolution path of the load generator: names, services,
+	// .invalid never looked up, addresses of the family in order.
+	tg, err := resolveTarget(ctx, Config{Network: network, Addr: addr})
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	if isUDP(network) {
-		return exchangeUDP(ctx, network, addr, payload, retry, timeout)
+		return exchangeUDP(ctx, network, tg.addrs[0].(*net.UDPAddr), payload, retry, timeout)
 	}
 	start := time.Now()
 	var d net.Dialer
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := d.DialContext(dctx, network, addr)
-	if err != nil {
+	var c net.Conn
+	for _, a := range tg.addrs { // in order, the first error reported, as net.Dialer does
+		var derr error
+		if c, derr = d.DialContext(dctx, network, a.String()); derr == nil {
+			break
+		}
+		if err == nil {
+			err = derr
+		}
+	}
+	if c == nil {
 		return nil, 0, 0, err
 	}
 	defer c.Close()
@@ -88,11 +103,7 @@ func clip(b []byte) []byte {
 	return b
 }
 
-func exchangeUDP(ctx context.Context, network, addr string, payload []byte, retry Retry, timeout time.Duration) ([]byte, time.Duration, int, error) {
-	ra, err := net.ResolveUDPAddr(network, addr)
-	if err != nil {
-		return nil, 0, 0, err
-	}
+func exchangeUDP(ctx context.Context, network string, ra *net.UDPAddr, payload []byte, retry Retry, timeout time.Duration) ([]byte, time.Duration, int, error) {
 	c, err := net.DialUDP(network, nil, ra)
 	if err != nil {
 		return nil, 0, 0, err
@@ -123,7 +134,7 @@ func exchangeUDP(ctx context.Context, network, addr string, payload []byte, retr
 			continue // the wait passed: send again
 		}
 		if errors.Is(err, syscall.ECONNREFUSED) {
-			return nil, 0, sends, fmt.Errorf("nothing listens at %s (ICMP port unreachable): %w", addr, err)
+			return nil, 0, sends, fmt.Errorf("nothing listens at %s (ICMP port unreachable): %w", ra, err)
 		}
 		if err != nil {
 			return nil, 0, sends, err
@@ -134,5 +145,5 @@ func exchangeUDP(ctx context.Context, network, addr string, payload []byte, retr
 		}
 		return buf[:n], rtt, sends, nil
 	}
-	return nil, time.Since(start), sends, fmt.Errorf("%w: no reply from %s in %s (%d sends)", ErrGaveUp, addr, time.Since(start).Round(time.Millisecond), sends)
+	return nil, time.Since(start), sends, fmt.Errorf("%w: no reply from %s in %s (%d sends)", ErrGaveUp, ra, time.Since(start).Round(time.Millisecond), sends)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -60,6 +61,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return usagef("send: TEXT holds a newline, which line framing cannot carry inside a message")
 	}
 	reply, rtt, sends, err := loadgen.Exchange(ctx, network, addr, framing, []byte(text), retry, timeout)
+	if ne := (*loadgen.NetError)(nil); errors.Is(err, loadgen.ErrConfig) || errors.As(err, &ne) && ne.BadAddr() {
+		return usagef("send: %v", err) // the address itself, as load says it
+	}
 	if err != nil {
 		return fmt.Errorf("send: %w", err)
 	}

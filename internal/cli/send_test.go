@@ -111,6 +111,8 @@ func TestSendUsageErrorsExit2(t *testing.T) {
 		"bad retry":    {"--retry", "1s,x2", "x"},
 		"udp framing":  {"--network", "udp", "--framing", "line", "x"},
 		"zero timeout": {"--timeout", "0s", "x"},
+		"bad port":     {"--addr", "127.0.0.1:99999", "x"},
+		"no such host": {"--network", "udp", "--addr", "nosuchhost.invalid:7", "x"},
 	} {
 		_, _, err := runErr(append([]string{"send"}, args...)...)
 		assert.Equal(t, 2, ExitCode(err), name)
