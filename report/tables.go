@@ -34,8 +34,8 @@ const (
 // header or mark: a run's legend has only the entries of the columns and
 // marks its tables show (see Legend). "" keys what every table has.
 var legend = []struct{ key, text string }{
-	{"", "msg/s, p50, p99, p99.9, CPU and RSS are medians over the repetitions; " +
-		"msg/s ±x% is the half-width of the median's 95% " +
+	{"", "msg/s, p50, p90, p99, p99.9, CPU and RSS are medians over the repetitions; " +
+		"msg/s ±x% (and p90 ±x% in an open loop) is the half-width of the median's 95% " +
 		"bootstrap interval relative to the median (none with one repetition); CV is the spread of msg/s (coefficient of variation)."},
 	{noisyMark, noisyMark + " marks a noisy cell, whose CV across repetitions exceeds 10%."},
 	{"tier", "tier groups architectures that cannot be told apart: " +
@@ -50,7 +50,8 @@ var legend = []struct{ key, text string }{
 	{"errors", "errors are totals over all repetitions by kind;"},
 	{"CPU-s/M", "CPU-s/M is the server's CPU seconds per million messages;"},
 	{"vs best", "vs best is msg/s over the top-ranked row's, with the 95% bootstrap interval of that ratio in parentheses."},
-	{"vs target", "Open-loop tables rank the architectures that reach 95% of the target rate by p99, and vs target " +
+	{"vs target", "Open-loop tables rank the architectures that reach 95% of the target rate by p90 (their p99 is not " +
+		"reproducible between runs on a shared machine, results/doc.go), and vs target " +
 		"is msg/s over the target rate (in a rate sweep, the rate that architecture was offered)."},
 	{"notes", "unsteady (in notes) marks a row one of whose repetitions stalled (a second under 10% of its median " +
 		"per-second rate) or drifted (halves more than 25% apart) after the warm-up; runs under 3 measured " +
@@ -211,6 +212,9 @@ func scenarioTable(t results.Table, reps int) *Table {
 		vs = "vs target"
 	}
 	header := []string{"arch", "tier", "msg/s", "CV", "p50", "p99", "p99.9", "errors", "CPU-s/M", "RSS", vs}
+	if t.OpenLoop {
+		header = slices.Insert(header, 5, "p90") // what the rows that keep up are ranked by
+	}
 	noisyCol := func(f func(results.Row) results.Stat) bool {
 		return slices.ContainsFunc(t.Rows, func(r results.Row) bool { return f(r).Noisy() })
 	}
@@ -225,7 +229,9 @@ func scenarioTable(t results.Table, reps int) *Table {
 		{func(r results.Row) results.Stat { return r.CPUPerM }, fmtCPU},
 		{func(r results.Row) results.Stat { return r.RSS }, fmtBytes},
 		{func(r results.Row) results.Stat { return r.SyscallsPerMsg }, func(v float64) string { return fmt.Sprintf("%.2f", v) }},
+		{func(r results.Row) results.Stat { return r.P90 }, fmtMicros},
 	}
+	const p90Col = 7
 	marked := make([]bool, len(cols))
 	for i, c := range cols {
 		marked[i] = noisyCol(c.stat)
@@ -237,14 +243,17 @@ func scenarioTable(t results.Table, reps int) *Table {
 		if !math.IsNaN(s.Median) {
 			v = cols[i].fmt(s.Median)
 		}
-		if i == 0 {
+		switch i {
+		case 0:
 			v += fmtHalfWidth(s.Median, r.MsgSCI)
+		case p90Col:
+			v += fmtHalfWidth(s.Median, r.P90CI)
 		}
 		// Latencies of a dirty row carry the dagger; in a column that has
 		// one, the others are padded after any noisy mark so the numbers
 		// stay aligned.
 		pad := ""
-		if i >= 1 && i <= 3 && dirty {
+		if (i >= 1 && i <= 3 || i == p90Col) && dirty {
 			if latencyDirty(r) && v != "-" {
 				v += dirtyMark
 			} else {
@@ -262,8 +271,12 @@ func scenarioTable(t results.Table, reps int) *Table {
 	bulk := sc.Load.Size >= BulkSize
 	idle := sc.Load.IdleConns > 0
 	syscalls := hasSyscalls(t)
+	sysAt := 9 // after CPU-s/M
+	if t.OpenLoop {
+		sysAt++
+	}
 	if syscalls {
-		header = slices.Insert(header, 9, "sys/msg")
+		header = slices.Insert(header, sysAt, "sys/msg")
 	}
 	if bulk {
 		header = slices.Insert(header, 3, "MB/s")
@@ -295,8 +308,11 @@ func scenarioTable(t results.Table, reps int) *Table {
 			ratio = fmtRatio(r.VsBest)
 		}
 		row := []string{r.Arch, fmtTier(r), cell(0, r), cv, cell(1, r), cell(2, r), cell(3, r), fmtErrors(r), cell(4, r), cell(5, r), ratio}
+		if t.OpenLoop {
+			row = slices.Insert(row, 5, cell(p90Col, r))
+		}
 		if syscalls {
-			row = slices.Insert(row, 9, cell(6, r))
+			row = slices.Insert(row, sysAt, cell(6, r))
 		}
 		if bulk {
 			mb := "-"

@@ -249,7 +249,7 @@ func TestSyscallsColumn(t *testing.T) {
 	assert.Contains(t, conns, "sys/msg")
 	assert.Regexp(t, `epoll .* 3\.00 `, conns, "6 calls per measured reply over twice the replies")
 	assert.Regexp(t, `goroutine .* - `, conns)
-	openTable, _, _ := strings.Cut(open, "msg/s, p50, p99, p99.9, CPU") // the legend follows the tables
+	openTable, _, _ := strings.Cut(open, "msg/s, p50, p90, p99, p99.9, CPU") // the legend follows the tables
 	assert.NotContains(t, openTable, "sys/msg", "a table without counts has no column")
 	assert.Contains(t, strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(SyscallsLegend), " "))
 }

@@ -53,8 +53,8 @@ func verdictList(t results.Table) List {
 
 // verdictMetric is the value a row is ranked by, as the verdict quotes it.
 func verdictMetric(t results.Table, r results.Row) string {
-	if t.OpenLoop && !math.IsNaN(r.Ratio) && r.Ratio >= results.KeepsUp && !math.IsNaN(r.P99.Median) {
-		return "p99 " + fmtMicros(r.P99.Median)
+	if t.OpenLoop && !math.IsNaN(r.Ratio) && r.Ratio >= results.KeepsUp && !math.IsNaN(r.P90.Median) {
+		return results.RankLatency + " " + fmtMicros(r.P90.Median) + fmtHalfWidth(r.P90.Median, r.P90CI)
 	}
 	if math.IsNaN(r.MsgS.Median) {
 		return "unmeasured"
@@ -69,8 +69,8 @@ func separationText(t results.Table, upper, lower results.Row, ratio results.Rat
 		return fmt.Sprintf("%s, ranked after the clean rows whatever its speed (%s).", head, uncleanReason(lower))
 	case "keeps up":
 		return fmt.Sprintf("%s, which does not keep up with its target rate (%.0f%% of it).", head, 100*lower.Ratio)
-	case "p99":
-		return fmt.Sprintf("%s: its p99 is %s %s's.", head, ratioWords(ratio), upper.Arch)
+	case results.RankLatency:
+		return fmt.Sprintf("%s: its %s is %s %s's.", head, results.RankLatency, ratioWords(ratio), upper.Arch)
 	}
 	return fmt.Sprintf("%s: its msg/s is %s %s's.", head, ratioWords(ratio), upper.Arch)
 }

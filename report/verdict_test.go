@@ -72,7 +72,7 @@ func TestVerdict(t *testing.T) {
 	assert.Contains(t, out, "- Tier 1: epoll (194.9k ±0.5% msg/s).")
 	assert.Contains(t, out, "Tier 2 starts at goroutine: its msg/s is 0.83× (95% interval 0.83–0.84) epoll's.")
 	assert.Contains(t, out, "Flagged: sequential: crash 1/2.")
-	assert.Contains(t, out, "Tier 1: goroutine (p99 1.0µs), epoll (p99 1.0µs).", "open loop: ranked by p99")
+	assert.Contains(t, out, "Tier 1: goroutine (p90 1.0µs ±0.0%), epoll (p90 1.0µs ±0.0%).", "open loop: ranked by p90")
 
 	// One repetition each: no tier 2 can be claimed.
 	r := fixture(t)

@@ -249,7 +249,7 @@ func TestSummaries(t *testing.T) {
 		Summary []map[string]any `json:"summary"`
 	}
 	require.NoError(t, json.Unmarshal(b, &raw))
-	for _, key := range []string{"scenario", "arch", "reps", "tier", "rps", "p99_us", "errors", "conns_served", "steady"} {
+	for _, key := range []string{"scenario", "arch", "reps", "tier", "rps", "p90_us", "p99_us", "errors", "conns_served", "steady"} {
 		assert.Contains(t, raw.Summary[0], key)
 	}
 	assert.Equal(t, map[string]any{"median": 100.0, "ci95": []any{99.0, 101.0}}, raw.Summary[0]["rps"])
@@ -313,4 +313,33 @@ func TestTiersKnownAnswers(t *testing.T) {
 	assert.Equal(t, map[string]int{"a": 1, "b": 1, "c": 1, "d": 1, "e": 1, "f": 1}, got, "steps of 4% are not cut")
 	got = tiers([]float64{100, 88, 77.4, 68.1}, 0.005)
 	assert.Equal(t, map[string]int{"a": 1, "b": 2, "c": 3, "d": 4}, got, "steps of 12% are")
+}
+
+// Open-loop rows that keep up are ranked and tiered by p90
+// (results.RankLatency), not by p99: here p99 orders the rows one way and
+// p90 the other, and the table follows p90; the summary carries both.
+func TestOpenLoopRanksByP90(t *testing.T) {
+	r := &results.Run{Schema: results.SchemaVersion, Archs: []string{"a", "b"}}
+	r.Scenarios = []results.Scenario{{Name: "open", Load: loadgen.Config{Conns: 16, Rate: 1000}}}
+	for i, v := range map[string][3][2]float64{
+		"a": {{200, 250}, {202, 260}, {198, 255}}, // {p90, p99} µs per repetition
+		"b": {{100, 900}, {101, 950}, {99, 920}},  // p90 100 µs: ranked first though its p99 is worse
+	} {
+		for rep, pv := range v {
+			res := &loadgen.Result{Requests: 1000, RPS: 1000, TargetRPS: 1000, Errors: map[string]int64{},
+				Latency: loadgen.LatencyUS{P50: 50, P90: pv[0], P99: pv[1], P999: pv[1]}}
+			r.Samples = append(r.Samples, results.Sample{Scenario: "open", Arch: i, Rep: rep + 1, Result: res, Exit: results.ExitClean})
+		}
+	}
+	tb := results.Summarize(r)[0]
+	require.True(t, tb.OpenLoop)
+	assert.Equal(t, []string{"b", "a"}, archs(tb))
+	assert.Equal(t, []int{1, 2}, []int{tb.Rows[0].Tier, tb.Rows[1].Tier})
+	_, _, ratio, metric, ok := tb.Separation(1)
+	require.True(t, ok)
+	assert.Equal(t, "p90", metric)
+	assert.InDelta(t, 2, ratio.Median, 0.01)
+	s := results.Summaries(r)
+	assert.InDelta(t, 100, s[0].P90us.Median, 1e-9)
+	assert.InDelta(t, 920, s[0].P99us.Median, 1e-9)
 }

@@ -16,7 +16,7 @@ const MinReps = 3
 //     wholly inside [1-MinEffect, 1+MinEffect] — when each has at least
 //     MinReps measured repetitions;
 //   - a cell with at least MinReps measured repetitions whose ranking
-//     metric (msg/s, or p99 where an open loop keeps up) has a CV above
+//     metric (msg/s, or p90 where an open loop keeps up) has a CV above
 //     NoisyCV.
 //
 // A cell attempted MinReps times that still measured fewer (it crashes, it

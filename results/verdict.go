@@ -8,10 +8,12 @@ type SummaryEntry struct {
 	Reps     int    `json:"reps"` // repetitions with a load result
 	// Tier is the row's tier, 1 the best (doc.go); 0 when unranked.
 	Tier int `json:"tier"`
-	// RPS is the median msg/s with its 95% bootstrap interval; P99us the
-	// median p99 in µs with its interval (ci95 null with fewer than two
-	// repetitions).
+	// RPS is the median msg/s with its 95% bootstrap interval; P90us and
+	// P99us the median p90 and p99 in µs with theirs (ci95 null with fewer
+	// than two repetitions). Open-loop rows that keep up are tiered by
+	// P90us (RankLatency), the rest by RPS.
 	RPS   Estimate `json:"rps"`
+	P90us Estimate `json:"p90_us"`
 	P99us Estimate `json:"p99_us"`
 	// Errors counts load errors over every repetition.
 	Errors int64 `json:"errors"`
@@ -44,6 +46,7 @@ func Summaries(r *Run) []SummaryEntry {
 			out = append(out, SummaryEntry{
 				Scenario: t.Scenario.Name, Arch: row.Arch, Reps: row.Measured, Tier: row.Tier,
 				RPS:    Estimate{Median: orZero(row.MsgS.Median), CI95: row.MsgSCI},
+				P90us:  Estimate{Median: orZero(row.P90.Median), CI95: row.P90CI},
 				P99us:  Estimate{Median: orZero(row.P99.Median), CI95: row.P99CI},
 				Errors: row.Errors, ConnsServed: row.ConnsServed, Conns: row.Conns,
 				Steady: row.Steady, Clean: row.Clean(), Crashes: row.Crashes, Hangs: row.Hangs,

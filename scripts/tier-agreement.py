@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tier agreement of two runs (issue 7's acceptance check), from their results.json "summary":
 (a) pairs of architectures placed in strictly ordered, different tiers in opposite orders by the two runs;
-(b) of the pairs whose ranking metric (msg/s; p99 in open-loop scenarios) differs by 15% or more in both
+(b) of the pairs whose ranking metric (msg/s; p90 in open-loop scenarios, p99 in results from before
+p90_us existed) differs by 15% or more in both
 runs, the share that is in different tiers in both.
 usage: scripts/tier-agreement.py RUN_A/results.json RUN_B/results.json"""
 import json,sys,itertools
@@ -27,7 +28,9 @@ for sc in scen:
         pairs+=1
         da=ea['tier']-fa['tier']; db=eb['tier']-fb['tier']
         if da*db<0: opp.append((sc,x,y,ea['tier'],fa['tier'],eb['tier'],fb['tier']))
-        m='p99_us' if sc in openloop else 'rps'
+        m='rps'
+        if sc in openloop:
+            m='p90_us' if 'p90_us' in ea else 'p99_us'
         def diff(e,f):
             u,v=e[m]['median'],f[m]['median']
             return abs(u-v)/min(u,v) if min(u,v)>0 else 0
