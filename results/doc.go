@@ -29,9 +29,23 @@
 // 0 means not recorded, never starved), then the rest; within each, in an
 // open loop, the rows that reach KeepsUp (95%) of their target rate before
 // those that do not; rows that measured nothing last. Within a group, rows
-// are sorted by the group's metric: p99 ascending for open-loop rows that
-// keep up, msg/s descending otherwise (the median over repetitions; equal
-// medians keep the run order).
+// are sorted by the group's metric: p90 ascending for open-loop rows that
+// keep up (RankLatency), msg/s descending otherwise (the median over
+// repetitions; equal medians keep the run order).
+//
+// Why p90 and not p99 in an open loop, measured (open-1000c-20k, 5 server
+// processes each of epoll, gnet, io_uring, goroutine and reuseport, runs of
+// 0.5, 1 and 3 s, a quiet machine): the standard deviation of log(p99)
+// across runs was 0.25-0.83 at 0.5 s, 0.26-0.42 at 1 s and 0.30-0.42 at
+// 3 s (one architecture's p99 ranged 134-451 µs), so a longer run does not
+// steady it: it is set by what else the machine did in the few
+// milliseconds that make the slowest 1%. p90 varied 0.01-0.24 (mostly
+// under 0.1). Ranked by p99, the five share one tier in every run and any
+// order among them is noise; ranked by p90, tiers hold from run to run
+// (scripts/tier-agreement.py: open-1000c-20k's pairs 15% apart in both
+// runs that both put in different tiers rose from 62% to 92% over the
+// same six runs). Tables still show p99 and p99.9, and the rate-sweep
+// knee still uses the p99 SLO.
 //
 // Bootstrap. To compare rows A and B on a metric, their repetitions are
 // resampled: Resamples (2000) times, A's values are drawn with replacement
@@ -83,9 +97,50 @@
 // repetitions of 1-s runs on this noisy 2-core machine (run-to-run CV
 // 10-25%, scripts/variance.sh); more repetitions (a longer --budget) narrow
 // the intervals and split them.
-
-// Intervals of one row. Each row's msg/s and p99 carry the same percentile
-// bootstrap interval of the median of its repetitions (MedianCI).
+//
+// The limit, measured. Issue 7 asks for 80% on (b) with (a) at 0 and a run
+// within 5 minutes. On this machine no rule found does both, and more
+// repetitions within the budget do not change that:
+//
+//   - The noise is the machine's. conns-64's repetitions vary with a CV of
+//     10-25% even pinned (server on CPU 0, load generator on CPU 1: the
+//     one-thread epoll server measured 60k-95k msg/s over 4 runs, in
+//     results/reference/quick-pinned), and the C reference client against
+//     the C reference server (../shared/yardstick) gave 78k-115k msg/s over
+//     five 3-s runs. scripts/variance.sh puts about half of a 1-s run's
+//     variance between processes, where a longer run does not reach it.
+//
+// Simulation (TestTierSim in tiersim_test.go, run with TIERSIM set to
+// result folders): pairs of `make bench` runs drawn from the repetitions of
+// three real ones (each cell's repetitions pooled, each run's drift common
+// to all architectures removed), open loops ranked by p90, 30 pairs of
+// runs per line; the last three lines with split changed accordingly, the
+// noise factors from scripts/variance.sh's split of the variance:
+//
+//	variant                                            (b)    pairs of runs with (a) > 0
+//	this rule, 4 repetitions of 1 s                    66%    7%
+//	this rule, 7 of 0.5 s (noise x1.22)                67%    3%
+//	this rule, 13 of 0.25 s (noise x1.55)              66%    3%
+//	neighbours one-sided 90%, widest gap first         72%    30%
+//	neighbours 8% apart (no interval), group split     87%    70%
+//	group split only                                   95%    97%
+//
+// Re-tiering the six real runs of 6-7 Dec 2026 the same way, this rule
+// gave 75% on (b), and (a) > 0 in 1 of their 15 pairs (across a code
+// change).
+//
+// The reason is structural: conns-64's ten event-loop and thread designs
+// form a continuum (about 87k down to 60k msg/s in steps under 10%). At
+// 15-20% noise per repetition no neighbouring pair in it can be told apart
+// with the 3-13 repetitions a 5-minute budget allows (separating a 10%
+// step at that noise takes about 40), so its ends, 40% apart, share a
+// tier; and a rule that cuts such a continuum anyway cuts between rows
+// that the next run orders the other way, which is (a). This rule keeps
+// (a) and gives up (b) where the machine cannot support an order.
+//
+// Intervals of one row. Each row's msg/s, p90 and p99 carry the same
+// percentile bootstrap interval of the median of its repetitions
+// (MedianCI).
 //
 // Limits with n = 3. The median of three resampled values is one of the
 // three, so the interval of a median is essentially the range of the

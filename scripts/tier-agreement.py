@@ -20,6 +20,7 @@ for p in sys.argv[1:3]:
             openloop.add(sc['name'])
 scen=sorted({k[0] for k in a})
 opp=[];sep_ok=0;sep_tot=0;pairs=0
+per={}
 for sc in scen:
     archs=sorted({k[1] for k in a if k[0]==sc} & {k[1] for k in b if k[0]==sc})
     for x,y in itertools.combinations(archs,2):
@@ -36,8 +37,11 @@ for sc in scen:
             return abs(u-v)/min(u,v) if min(u,v)>0 else 0
         if diff(ea,fa)>=0.15 and diff(eb,fb)>=0.15:
             sep_tot+=1
-            if da!=0 and db!=0: sep_ok+=1
+            c=per.setdefault(sc,[0,0]); c[1]+=1
+            if da!=0 and db!=0: sep_ok+=1; c[0]+=1
 print("pairs compared:",pairs)
 print("(a) pairs in opposite strict tier orders:",len(opp))
 for o in opp: print("   ",o)
 print("(b) pairs >=15%% apart in both runs: %d, in different tiers in both: %d (%.0f%%)"%(sep_tot,sep_ok,100*sep_ok/max(sep_tot,1)))
+for sc in scen:
+    if sc in per: print("    %-24s %d of %d"%(sc,per[sc][0],per[sc][1]))
