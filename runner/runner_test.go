@@ -250,7 +250,9 @@ func TestRunServerDiesDuringLoad(t *testing.T) {
 		Suite: suite(t, tinyFake),
 		Archs: []string{"fake-die"},
 		Reps:  1,
-		Load:  (&fakeLoad{wait: 500 * time.Millisecond}).run,
+		// The server exits 50 ms after it listens; the load outlasts it
+		// by a margin a loaded machine cannot eat.
+		Load: (&fakeLoad{wait: 2 * time.Second}).run,
 	})
 	require.NoError(t, err)
 	s := run.Samples[0]
