@@ -95,8 +95,9 @@
 // a printed tier order is one the measurements support. Its price is that
 // about 30% of the pairs that differ by 15% share a tier at 3-4
 // repetitions of 1-s runs on this noisy 2-core machine (run-to-run CV
-// 10-25%, scripts/variance.sh); more repetitions (a longer --budget) narrow
-// the intervals and split them.
+// 10-25%, scripts/variance.sh). More repetitions narrow the intervals only
+// as far as the machine holds still: two 18-minute runs did not split more
+// (below).
 //
 // The limit, measured. Issue 7 asks for 80% on (b) with (a) at 0 and a run
 // within 5 minutes. On this machine no rule found does both, and a longer
