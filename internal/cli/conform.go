@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"time"
 
+	"archbench/internal/netnames"
 	"archbench/protocol"
 	"archbench/servers/servertest"
 )
@@ -57,10 +60,61 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		r.Match = re.MatchString
 	}
-	if err := servertest.ConformDial(r, conformDialTimeout); err != nil {
-		return fmt.Errorf("conform: nothing accepts connections at %s %s: %w", r.Network, r.Addr, err)
+	addrs := []string{r.Addr}
+	if r.Network != "unix" {
+		if addrs, err = conformAddrs(ctx, r.Network, r.Addr); err != nil {
+			return usagef("conform: --addr %s: %v", r.Addr, err)
+		}
 	}
-	return conform(ctx, r, stdout)
+	// The first address that accepts a connection is the one every case
+	// dials, as the load generator keeps to the first that worked.
+	var dialErr error
+	for _, a := range addrs {
+		try := r
+		try.Addr = a
+		if dialErr = servertest.ConformDial(try, conformDialTimeout); dialErr == nil {
+			if a != r.Addr {
+				fmt.Fprintf(stdout, "conform: %s is %s\n", r.Addr, a)
+			}
+			r.Addr = a
+			return conform(ctx, r, stdout)
+		}
+	}
+	return fmt.Errorf("conform: nothing accepts connections at %s %s (%s): %w", r.Network, r.Addr, strings.Join(addrs, ", "), dialErr)
+}
+
+// conformAddrs resolves HOST:PORT once, as the load generator does
+// (netnames: a name under .invalid fails without a query; a service name
+// is looked up in /etc/services), to the numeric addresses of network's
+// family, in the resolver's order.
+func conformAddrs(ctx context.Context, network, hostport string) ([]string, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, err
+	}
+	p, err := net.LookupPort(network, port)
+	if err != nil {
+		return nil, err
+	}
+	family := map[string]string{"tcp4": "ip4", "tcp6": "ip6"}[network]
+	if family == "" {
+		family = "ip"
+	}
+	if host == "" {
+		return nil, fmt.Errorf("no host (want e.g. 127.0.0.1:%d)", p)
+	}
+	ips, err := netnames.LookupNetIP(ctx, family, host)
+	if err != nil {
+		return nil, err
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("%s has no %s address", host, family)
+	}
+	var out []string
+	for _, ip := range ips {
+		out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(p)).String())
+	}
+	return out, nil
 }
 
 // conform runs the black-box cases against r, printing one line per case

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -101,6 +102,9 @@ func TestConformUsage(t *testing.T) {
 		{args: []string{"conform"}, want: "--addr is required"},
 		{args: []string{"conform", "--addr", "127.0.0.1:1", "--framing", "xml"}, want: "--framing"},
 		{args: []string{"conform", "--addr", "127.0.0.1:1", "--network", "udp9"}, want: "--network"},
+		{args: []string{"conform", "--addr", "server.invalid:9000"}, want: "not looked up"},
+		{args: []string{"conform", "--addr", "127.0.0.1"}, want: "missing port"},
+		{args: []string{"conform", "--addr", ":9000"}, want: "no host"},
 	} {
 		err := Run(context.Background(), tt.args, io.Discard, io.Discard)
 		assert.Equal(t, 2, ExitCode(err), "%v", tt.args)
@@ -113,6 +117,21 @@ func TestConformUsage(t *testing.T) {
 	ln.Close()
 	_, _, code := run("conform", "--addr", addr)
 	assert.Equal(t, 1, code)
+}
+
+// A name resolves once, as the load generator resolves it, and every case
+// dials the first of its addresses that accepts (localhost may list ::1
+// first while the server listens on 127.0.0.1 only).
+func TestConformResolvesName(t *testing.T) {
+	if ips, err := net.LookupHost("localhost"); err != nil || !slices.Contains(ips, "127.0.0.1") {
+		t.Skipf("localhost does not resolve to 127.0.0.1 here (%v, %v)", ips, err)
+	}
+	addr := corruptServer(t, 1<<40) // never reached: a correct server
+	_, port, _ := net.SplitHostPort(addr)
+	out, stderr, code := run("conform", "--short", "--run", "ASCII", "--addr", "localhost:"+port)
+	require.Zero(t, code, "stdout:\n%s\nstderr:\n%s", out, stderr)
+	assert.Contains(t, out, "conform: localhost:"+port+" is 127.0.0.1:"+port)
+	assert.Regexp(t, `(?m)^PASS ASCII`, out)
 }
 
 // corruptServer is a raw-framing uppercase echo that flips the case of the
