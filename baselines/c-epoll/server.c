@@ -13,6 +13,11 @@
  * the loop waits for it to be writable and does not read from it, so its
  * memory is bounded by one read's reply.
  *
+ * Out of descriptors (EMFILE and the like): the listener is left unwatched
+ * for a back-off of 5 ms doubling to 1 s, as net/http's Serve and the Go
+ * loops do, so a level-triggered listener does not spin the loop; pending
+ * connections wait in the backlog meanwhile.
+ *
  * Nothing clever: no batching across connections, no zero-copy, no
  * threads. Not done: line and length framing, idle timeouts, max-conns.
  *
@@ -28,6 +33,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
@@ -268,12 +274,20 @@ static void on_readable(int ep, struct conn *c)
 	after_write(ep, c, flush(c));
 }
 
-static void accept_all(int ep, int ln)
+/* accept_all accepts every pending connection. It returns -1 when accept
+ * failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+ * caller backs off; 0 otherwise. */
+static int accept_all(int ep, int ln)
 {
 	for (;;) {
 		int fd = accept4(ln, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
-			return; /* EAGAIN, or EMFILE and the like: try at the next event */
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				return -1;
+			if (errno == ECONNABORTED || errno == EINTR || errno == EPROTO || errno == EPERM)
+				continue; /* the peer gave up first: the next one may be there */
+			return 0; /* EAGAIN: all accepted */
+		}
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 		struct conn *c = calloc(1, sizeof *c);
@@ -288,6 +302,13 @@ static void accept_all(int ep, int ln)
 			free(c);
 		}
 	}
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int listen_on(const char *host, const char *port)
@@ -361,8 +382,21 @@ int main(int argc, char **argv)
 	print_addr(ln);
 
 	struct epoll_event evs[MAX_EVENTS];
+	int backoff = 0;          /* ms: the last back-off, 0 after an accept succeeds */
+	long long resume_at = -1; /* when to watch the listener again; -1 = watched */
 	while (!stopping) {
-		int n = epoll_wait(ep, evs, MAX_EVENTS, -1);
+		int timeout = -1;
+		if (resume_at >= 0) {
+			long long left = resume_at - now_ms();
+			if (left <= 0) {
+				struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+				epoll_ctl(ep, EPOLL_CTL_MOD, ln, &ev);
+				resume_at = -1;
+			} else {
+				timeout = (int)left;
+			}
+		}
+		int n = epoll_wait(ep, evs, MAX_EVENTS, timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -372,7 +406,14 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct conn *c = evs[i].data.ptr;
 			if (!c) {
-				accept_all(ep, ln);
+				if (accept_all(ep, ln) < 0) {
+					struct epoll_event ev = {.events = 0, .data.ptr = NULL};
+					epoll_ctl(ep, EPOLL_CTL_MOD, ln, &ev);
+					backoff = backoff ? (backoff * 2 > 1000 ? 1000 : backoff * 2) : 5;
+					resume_at = now_ms() + backoff;
+				} else {
+					backoff = 0;
+				}
 				continue;
 			}
 			if (c->outlen > c->outoff)
