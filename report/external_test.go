@@ -45,3 +45,31 @@ func TestExternalRowsAndVsC(t *testing.T) {
 	assert.Contains(t, text, "vs C: c-epoll has no msg/s in this scenario")
 	assert.Equal(t, 2, strings.Count(text, "vs C │"), "a vs C column in each scenario table")
 }
+
+// The verdict and compare's table name an external server as the tables
+// do, with its mark.
+func TestExternalMarkedInVerdictAndCompare(t *testing.T) {
+	r := resultstest.Quick()
+	for _, s := range r.Samples {
+		if s.Scenario == "conns-64" && s.Arch == "goroutine" {
+			c := s
+			res := *s.Result
+			res.RPS *= 3 // the best of the table
+			c.Arch, c.Result = "mine", &res
+			r.Samples = append(r.Samples, c)
+		}
+	}
+	r.Archs = append(r.Archs, "mine")
+	r.External = []results.External{{Name: "mine", Command: "exec mine {port}"}}
+
+	var md bytes.Buffer
+	require.NoError(t, report.Verdict(r).WriteMarkdown(&md))
+	assert.Contains(t, md.String(), "Tier 1: mine (ext) (")
+	assert.NotContains(t, md.String(), "goroutine (ext)")
+
+	var cmp bytes.Buffer
+	require.NoError(t, report.NewComparisonReporter(results.Compare(r, r))(&cmp))
+	assert.Regexp(t, regexp.MustCompile(`conns-64 +│ mine \(ext\) `), cmp.String())
+	assert.Contains(t, cmp.String(), "(ext): an external server")
+	assert.NotContains(t, cmp.String(), "goroutine (ext)")
+}

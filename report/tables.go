@@ -508,11 +508,20 @@ func comparisonTable(cs []results.Comparison) *Table {
 		Align:  []Align{Left, Left, Right, Right, Right, Right, Right, Right},
 	}
 	minN := math.MaxInt
+	ext := false
 	for _, c := range cs {
-		t.Rows = append(t.Rows, []string{c.Scenario, c.Arch,
+		arch := c.Arch
+		if c.External {
+			arch += ExternalMark
+			ext = true
+		}
+		t.Rows = append(t.Rows, []string{c.Scenario, arch,
 			fmtCount(c.MsgS.Old.Median), fmtCount(c.MsgS.New.Median), fmtChange(c.MsgS),
 			fmtMicros(c.P99.Old.Median), fmtMicros(c.P99.New.Median), fmtChange(c.P99)})
 		minN = min(minN, c.MsgS.Old.N, c.MsgS.New.N)
+	}
+	if ext {
+		t.Notes = append(t.Notes, strings.TrimSpace(ExternalMark)+": an external server, run from its command (results.json external).")
 	}
 	t.Notes = append(t.Notes, fmt.Sprintf("new/old: the ratio of the medians across repetitions with its 95%% bootstrap "+
 		"interval (the tiers' method, results/doc.go); ~ = no significant difference: the interval includes 1 "+

@@ -19,6 +19,11 @@ func Verdict(r *results.Run) Document {
 		"the groups above and below it differ by 10% or more (results/doc.go). With 3 repetitions the " +
 		"test is weak: read a tier as \"not shown to differ\", not as \"equal\"."}}}}
 	for _, t := range results.Summarize(r) {
+		for i := range t.Rows { // named as the tables name them
+			if r.IsExternal(t.Rows[i].Arch) {
+				t.Rows[i].Arch += ExternalMark
+			}
+		}
 		d = append(d, Heading{Level: 3, Text: t.Scenario.Name}, verdictList(t))
 	}
 	return d

@@ -28,7 +28,9 @@ func (c Change) Significant() bool { return c.Ratio.Separated() }
 // Comparison is one scenario × architecture present in both runs.
 type Comparison struct {
 	Scenario, Arch string
-	MsgS, P99      Change
+	// External: arch is an external server in either run.
+	External  bool
+	MsgS, P99 Change
 }
 
 // Comparisons is Compare's result: the rows, what kept a scenario out, and
@@ -77,7 +79,7 @@ func Compare(a, b *Run) Comparisons {
 				continue
 			}
 			out.Rows = append(out.Rows, Comparison{
-				Scenario: sc.Name, Arch: arch,
+				Scenario: sc.Name, Arch: arch, External: a.IsExternal(arch) || b.IsExternal(arch),
 				MsgS: change(oldMsg, newMsg),
 				P99:  change(oldP99, newP99),
 			})
