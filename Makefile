@@ -30,6 +30,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./... # the darwin build (and its tests) compile: no Linux-only call outside a _linux file
 
 race:
 	$(GO) test -race -timeout 9m ./...

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -235,7 +236,15 @@ func holdPort(ip net.IP, v6 bool) (fd, port int, err error) {
 		copy(a.Addr[:], ip.To4())
 		sa = a
 	}
-	fd, err = unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	// Close-on-exec set under ForkLock, as package net does where socket
+	// flags are not portable (darwin has no SOCK_CLOEXEC): no exec between
+	// the two calls inherits the descriptor.
+	syscall.ForkLock.RLock()
+	fd, err = unix.Socket(family, unix.SOCK_STREAM, unix.IPPROTO_TCP)
+	if err == nil {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return -1, 0, fmt.Errorf("gnetsrv: pick a port: %w", err)
 	}
