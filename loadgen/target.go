@@ -121,6 +121,17 @@ func CheckAddr(ctx context.Context, cfg Config) error {
 	return err
 }
 
+// ResolveAddrs resolves addr on network as Run does (CheckAddr's errors)
+// and returns the numeric addresses a run dials, in the order it tries
+// them: for a tool that dials the target itself (archbench conform).
+func ResolveAddrs(ctx context.Context, network, addr string) ([]string, error) {
+	tg, err := resolveTarget(ctx, Config{Network: network, Addr: addr}.WithDefaults())
+	if err != nil {
+		return nil, err
+	}
+	return tg.t.Addrs, nil
+}
+
 // resolveTarget parses cfg.Addr, looks its port and host up, and keeps
 // the addresses of cfg.Network's family, ordered as net.Dialer orders them
 // (the resolver's first address's family first, then the other). A

@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/netip"
 	"regexp"
 	"strings"
 	"time"
 
-	"archbench/internal/netnames"
+	"archbench/loadgen"
 	"archbench/protocol"
 	"archbench/servers/servertest"
 )
@@ -60,11 +58,14 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 		r.Match = re.MatchString
 	}
-	addrs := []string{r.Addr}
-	if r.Network != "unix" {
-		if addrs, err = conformAddrs(ctx, r.Network, r.Addr); err != nil {
-			return usagef("conform: --addr %s: %v", r.Addr, err)
-		}
+	// Resolved once, as load resolves it (a .invalid name is never looked
+	// up, a service name comes from /etc/services).
+	addrs, err := loadgen.ResolveAddrs(ctx, r.Network, r.Addr)
+	if ne := (*loadgen.NetError)(nil); errors.Is(err, loadgen.ErrConfig) || errors.As(err, &ne) && ne.BadAddr() {
+		return usagef("conform: --addr: %v", err) // the address itself, as load says it
+	}
+	if err != nil {
+		return fmt.Errorf("conform: %w", err) // a resolver that failed
 	}
 	// The first address that accepts a connection is the one every case
 	// dials, as the load generator keeps to the first that worked.
@@ -81,40 +82,6 @@ func runConform(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		}
 	}
 	return fmt.Errorf("conform: nothing accepts connections at %s %s (%s): %w", r.Network, r.Addr, strings.Join(addrs, ", "), dialErr)
-}
-
-// conformAddrs resolves HOST:PORT once, as the load generator does
-// (netnames: a name under .invalid fails without a query; a service name
-// is looked up in /etc/services), to the numeric addresses of network's
-// family, in the resolver's order.
-func conformAddrs(ctx context.Context, network, hostport string) ([]string, error) {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return nil, err
-	}
-	p, err := net.LookupPort(network, port)
-	if err != nil {
-		return nil, err
-	}
-	family := map[string]string{"tcp4": "ip4", "tcp6": "ip6"}[network]
-	if family == "" {
-		family = "ip"
-	}
-	if host == "" {
-		return nil, fmt.Errorf("no host (want e.g. 127.0.0.1:%d)", p)
-	}
-	ips, err := netnames.LookupNetIP(ctx, family, host)
-	if err != nil {
-		return nil, err
-	}
-	if len(ips) == 0 {
-		return nil, fmt.Errorf("%s has no %s address", host, family)
-	}
-	var out []string
-	for _, ip := range ips {
-		out = append(out, netip.AddrPortFrom(ip.Unmap(), uint16(p)).String())
-	}
-	return out, nil
 }
 
 // conform runs the black-box cases against r, printing one line per case

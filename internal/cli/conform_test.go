@@ -102,7 +102,7 @@ func TestConformUsage(t *testing.T) {
 		{args: []string{"conform"}, want: "--addr is required"},
 		{args: []string{"conform", "--addr", "127.0.0.1:1", "--framing", "xml"}, want: "--framing"},
 		{args: []string{"conform", "--addr", "127.0.0.1:1", "--network", "udp9"}, want: "--network"},
-		{args: []string{"conform", "--addr", "server.invalid:9000"}, want: "not looked up"},
+		{args: []string{"conform", "--addr", "server.invalid:9000"}, want: "host server.invalid: resolve: no such host"},
 		{args: []string{"conform", "--addr", "127.0.0.1"}, want: "missing port"},
 		{args: []string{"conform", "--addr", ":9000"}, want: "no host"},
 	} {
