@@ -145,10 +145,16 @@ func TestTierSim(t *testing.T) {
 			pairs = append(pairs, [2][]results.SummaryEntry{simulate(), simulate()})
 		}
 	}
+	if len(pairs) == 0 {
+		t.Fatal("TIERSIM_REAL needs at least two run folders to compare")
+	}
 	var bSum float64
 	withA := 0
 	for _, p := range pairs {
 		a, b := agreement(p[0], p[1], open)
+		if math.IsNaN(b) {
+			t.Fatal("a pair of runs has no pair of architectures 15% apart in both: (b) is undefined, not 100%")
+		}
 		bSum += b
 		if a > 0 {
 			withA++
